@@ -1,0 +1,108 @@
+/**
+ * Snapshot and restore of the whole state store, as msgpack. A snapshot is self-describing
+ * (`format` and `version`) so a newer cairn can refuse or migrate an older one explicitly.
+ *
+ * @module
+ */
+
+import { decode, encode } from "@msgpack/msgpack";
+import type { StateStore } from "./state_store.ts";
+import type { CheckRecord, KvRecord, NodeRecord, ServiceRecord, SessionRecord } from "./types.ts";
+
+const snapshotFormat = "cairn-state";
+const snapshotVersion = 1;
+
+/** The decoded body of a snapshot. */
+export interface StateSnapshot {
+  format: string;
+  version: number;
+  lastIndex: number;
+  nodes: NodeRecord[];
+  services: ServiceRecord[];
+  checks: CheckRecord[];
+  kv: KvRecord[];
+  tombstones: [string, number][];
+  sessions: SessionRecord[];
+  lockDelays: [string, number][];
+  indexes: [string, number][];
+}
+
+/** Encodes every table of `store`. */
+export function encodeSnapshot(store: StateStore): Uint8Array {
+  const tables = store.tablesForSnapshot;
+  const snapshot: StateSnapshot = {
+    format: snapshotFormat,
+    version: snapshotVersion,
+    lastIndex: tables.lastIndex,
+    nodes: [...tables.nodes.values()],
+    services: [...tables.services.values()].flatMap((byId) => [...byId.values()]),
+    checks: [...tables.checks.values()].flatMap((byId) => [...byId.values()]),
+    kv: [...tables.kv.entries()].map(([, record]) => record),
+    tombstones: [...tables.tombstones.entries()],
+    sessions: [...tables.sessions.values()],
+    lockDelays: [...tables.lockDelays.entries()],
+    indexes: [...tables.indexes.entries()],
+  };
+  return encode(snapshot);
+}
+
+/** Decodes a snapshot, throwing `SyntaxError` when the bytes are not one. */
+export function decodeSnapshot(bytes: Uint8Array): StateSnapshot {
+  let decoded: unknown;
+  try {
+    decoded = decode(bytes);
+  } catch (error) {
+    throw new SyntaxError(`Cannot decode snapshot: ${(error as Error).message}`);
+  }
+  const snapshot = decoded as Partial<StateSnapshot>;
+  if (snapshot?.format !== snapshotFormat) {
+    throw new SyntaxError("Cannot decode snapshot: not a cairn state snapshot");
+  }
+  if (snapshot.version !== snapshotVersion) {
+    throw new SyntaxError(`Cannot decode snapshot: version ${snapshot.version} is not supported`);
+  }
+  return snapshot as StateSnapshot;
+}
+
+/** Replaces every table of `store` with the snapshot's and wakes every blocking query. */
+export function restoreSnapshot(store: StateStore, snapshot: StateSnapshot): void {
+  const tables = store.tablesForSnapshot;
+  tables.nodes.clear();
+  tables.services.clear();
+  tables.checks.clear();
+  tables.kv.clear();
+  tables.tombstones.clear();
+  tables.sessions.clear();
+  tables.sessionKeys.clear();
+  tables.lockDelays.clear();
+  tables.indexes.clear();
+  for (const node of snapshot.nodes) tables.nodes.set(node.node, node);
+  for (const service of snapshot.services) {
+    nested(tables.services, service.node).set(service.id, service);
+  }
+  for (const check of snapshot.checks) nested(tables.checks, check.node).set(check.checkId, check);
+  for (const record of snapshot.kv) {
+    const value = record.value instanceof Uint8Array ? record.value : new Uint8Array(record.value);
+    tables.kv.set(record.key, { ...record, value });
+    if (record.session !== "") {
+      const keys = tables.sessionKeys.get(record.session) ?? new Set<string>();
+      keys.add(record.key);
+      tables.sessionKeys.set(record.session, keys);
+    }
+  }
+  for (const [key, index] of snapshot.tombstones) tables.tombstones.set(key, index);
+  for (const session of snapshot.sessions) tables.sessions.set(session.id, session);
+  for (const [key, until] of snapshot.lockDelays) tables.lockDelays.set(key, until);
+  for (const [name, index] of snapshot.indexes) tables.indexes.set(name, index);
+  tables.lastIndex = snapshot.lastIndex;
+  store.watches.fireAll();
+}
+
+function nested<V>(outer: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let inner = outer.get(key);
+  if (inner === undefined) {
+    inner = new Map();
+    outer.set(key, inner);
+  }
+  return inner;
+}

@@ -1,0 +1,98 @@
+/**
+ * What the HTTP API needs from the agent and its server: the state store for reads, a way to
+ * propose writes, and the agent's own local state. The HTTP layer never reaches further.
+ *
+ * @module
+ */
+
+import type { ApplyResult } from "../core/state/commands.ts";
+import type { StateStore } from "../core/state/state_store.ts";
+import type { CheckRecord, HealthStatus, ServiceRecord } from "../core/state/types.ts";
+import type { Runtime } from "../runtime.ts";
+import type { Proposal } from "../server/local_server.ts";
+import type { BlockingConfig } from "./blocking_query.ts";
+
+/** A gossip member as `/v1/agent/members` lists it. */
+export interface MemberView {
+  name: string;
+  addr: string;
+  port: number;
+  tags: Record<string, string>;
+  /** 1 alive, 2 leaving, 3 left, 4 failed */
+  status: number;
+}
+
+/** A user event as `/v1/event` shows it. */
+export interface UserEvent {
+  id: string;
+  name: string;
+  payload: Uint8Array | undefined;
+  nodeFilter: string;
+  serviceFilter: string;
+  tagFilter: string;
+  version: number;
+  lTime: number;
+}
+
+/** The server side: the replicated state. */
+export interface ServerApi {
+  readonly store: StateStore;
+  /** Writes through the log (and later Raft); resolves with the apply result. */
+  propose(proposal: Proposal): Promise<ApplyResult>;
+  /** Resets a session's TTL; false when it does not exist. */
+  renewSession(id: string): boolean;
+  /** "ip:port" of the leader, "" when none. */
+  leaderAddress(): string;
+  /** "ip:port" of every voter. */
+  peers(): string[];
+}
+
+/** The agent side: local services and checks, members, events. */
+export interface AgentApi {
+  readonly nodeName: string;
+  readonly datacenter: string;
+  /** Local services by id. */
+  services(): ServiceRecord[];
+  /** Local checks by id. */
+  checks(): CheckRecord[];
+  /** Registers a service from a JSON definition; throws HttpError(400) when invalid. */
+  registerService(definition: unknown, options: { replaceExistingChecks: boolean }): Promise<void>;
+  /** Deregisters a local service; throws HttpError(404) when unknown. */
+  deregisterService(id: string): Promise<void>;
+  /** Puts a service in or out of maintenance; throws HttpError(404) when unknown. */
+  setServiceMaintenance(id: string, enable: boolean, reason: string): Promise<void>;
+  /** Puts the node in or out of maintenance. */
+  setNodeMaintenance(enable: boolean, reason: string): Promise<void>;
+  /** Registers a check from a JSON definition; throws HttpError(400) when invalid. */
+  registerCheck(definition: unknown): Promise<void>;
+  /** Deregisters a local check; throws HttpError(404) when unknown. */
+  deregisterCheck(id: string): Promise<void>;
+  /** Sets a TTL check's status; throws HttpError(404/500) as Consul does. */
+  updateTtlCheck(id: string, status: HealthStatus, output: string): Promise<void>;
+  /** Gossip members of the LAN (or WAN) pool. */
+  members(wan: boolean): MemberView[];
+  /** The `/v1/agent/self` document. */
+  self(): Record<string, unknown>;
+  /** Leaves the cluster gracefully and shuts the agent down. */
+  leave(): Promise<void>;
+  /** Fires a user event; returns it as stored. */
+  fireEvent(event: Omit<UserEvent, "id" | "lTime" | "version">): Promise<UserEvent>;
+  /** Recent user events, oldest first, and an index that moves when one arrives. */
+  events(): { index: number; events: UserEvent[] };
+  /** Topic woken when a user event arrives. */
+  readonly eventTopic: string;
+}
+
+/** Everything the HTTP API is built from. */
+export interface ApiBackend {
+  readonly runtime: Runtime;
+  readonly server: ServerApi;
+  readonly agent: AgentApi;
+  readonly blocking: BlockingConfig;
+  /** Serve the web UI under /ui. */
+  readonly ui: boolean;
+  /** Largest KV value and request body. @default {512 KiB} */
+  readonly kvValueBytesMax: number;
+  /** Largest number of operations in one `/v1/txn`. @default {128} */
+  readonly txnOpsMax: number;
+}

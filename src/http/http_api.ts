@@ -1,0 +1,59 @@
+/**
+ * The HTTP API as one hono app: every endpoint family, Consul's plain-text errors, 404 for
+ * unknown endpoints and 405 with `Allow` for wrong methods.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import { registerAgentRoutes } from "./agent.ts";
+import type { ApiBackend } from "./api_backend.ts";
+import { registerCatalogRoutes } from "./catalog.ts";
+import { registerEventRoutes } from "./event.ts";
+import { registerHealthRoutes } from "./health.ts";
+import { HttpError } from "./http_error.ts";
+import { registerKvRoutes } from "./kv.ts";
+import { Routes } from "./routes.ts";
+import { registerSessionRoutes } from "./session.ts";
+import { registerStatusRoutes } from "./status.ts";
+import { registerTxnRoutes } from "./txn.ts";
+
+/** Builds the app; serve it with `runtime.serveHttp(app.fetch, address)`. */
+export function createHttpApi(backend: ApiBackend): Hono {
+  const app = new Hono();
+  const random = () => {
+    const bytes = backend.runtime.randomBytes(new Uint8Array(4));
+    return new DataView(bytes.buffer).getUint32(0) / 2 ** 32;
+  };
+  const routes = new Routes(app, backend, {
+    watches: backend.server.store.watches,
+    timers: backend.runtime.timers,
+    clock: backend.runtime.clock,
+    gauge: { blocked: 0 },
+    random,
+    config: backend.blocking,
+  });
+  registerKvRoutes(routes);
+  registerTxnRoutes(routes);
+  registerCatalogRoutes(routes);
+  registerHealthRoutes(routes);
+  registerAgentRoutes(routes);
+  registerSessionRoutes(routes);
+  registerStatusRoutes(routes);
+  registerEventRoutes(routes);
+  routes.finish();
+  app.get("/", (context) => context.redirect(backend.ui ? "/ui/" : "/v1/agent/self"));
+  app.notFound(() => plainText(404, ""));
+  app.onError((error) => {
+    if (error instanceof HttpError) return plainText(error.status, error.message, error.headers);
+    return plainText(500, error.message.split("\n")[0]);
+  });
+  return app;
+}
+
+function plainText(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return new Response(body, {
+    status,
+    headers: { "Content-Type": "text/plain; charset=utf-8", ...headers },
+  });
+}

@@ -1,0 +1,129 @@
+/**
+ * The route table: each path lists its methods, so any other method gets Consul's 405 with an
+ * `Allow` header, and every handler gets the parsed query, the backend, and response helpers
+ * that honour `?pretty` and set Consul's index and leader headers.
+ *
+ * @module
+ */
+
+import type { Context, Hono } from "hono";
+import type { QueryResult } from "../core/state/state_store.ts";
+import type { ApiBackend } from "./api_backend.ts";
+import { type BlockingContext, blockingParams, blockingQuery } from "./blocking_query.ts";
+import { HttpError } from "./http_error.ts";
+import { QueryOptions } from "./query_options.ts";
+
+/** HTTP methods the API uses. */
+export type Method = "GET" | "PUT" | "POST" | "DELETE";
+
+/** One request as handlers see it. */
+export class RequestContext {
+  readonly hono: Context;
+  readonly backend: ApiBackend;
+  readonly query: QueryOptions;
+  readonly url: URL;
+  readonly #blocking: BlockingContext;
+
+  constructor(hono: Context, backend: ApiBackend, blocking: BlockingContext) {
+    this.hono = hono;
+    this.backend = backend;
+    this.url = new URL(hono.req.url);
+    this.query = new QueryOptions(this.url);
+    this.#blocking = blocking;
+  }
+
+  /** A path parameter, URL-decoded. */
+  param(name: string): string {
+    return this.hono.req.param(name) ?? "";
+  }
+
+  /** The request path after `prefix`, URL-decoded (KV keys, node names with slashes). */
+  rest(prefix: string): string {
+    const raw = this.url.pathname.slice(prefix.length);
+    try {
+      return decodeURIComponent(raw);
+    } catch {
+      throw new HttpError(400, `Invalid URL path encoding: "${raw}"`);
+    }
+  }
+
+  /** Runs a read as a blocking query, honouring `?index` and `?wait`. */
+  async block<T>(run: () => QueryResult<T>): Promise<QueryResult<T>> {
+    this.query.consistency();
+    const params = blockingParams(this.query, this.#blocking.config);
+    if (params.minIndex === undefined || params.minIndex === 0) return run();
+    // Only a query that may wait listens for the client going away.
+    const context = { ...this.#blocking, signal: this.hono.req.raw.signal };
+    return await blockingQuery(context, params, run);
+  }
+
+  /** A JSON answer; `index` adds `X-Consul-Index` and the leader headers. */
+  json(value: unknown, options: { index?: number; status?: number } = {}): Response {
+    const body = this.query.flag("pretty") || this.url.searchParams.has("pretty")
+      ? JSON.stringify(value, null, 4)
+      : JSON.stringify(value);
+    const headers = this.#headers(options.index);
+    headers["Content-Type"] = "application/json";
+    return new Response(body, { status: options.status ?? 200, headers });
+  }
+
+  /** A plain-text or empty answer (404 on KV, 200 on writes). */
+  text(body: string, options: { index?: number; status?: number } = {}): Response {
+    const headers = this.#headers(options.index);
+    headers["Content-Type"] = "text/plain; charset=utf-8";
+    return new Response(body, { status: options.status ?? 200, headers });
+  }
+
+  /** The headers every read answer carries. */
+  #headers(index: number | undefined): Record<string, string> {
+    const headers: Record<string, string> = {};
+    if (index !== undefined) {
+      headers["X-Consul-Index"] = String(Math.max(1, index));
+      headers["X-Consul-KnownLeader"] = String(this.backend.server.leaderAddress() !== "");
+      headers["X-Consul-LastContact"] = "0";
+    }
+    return headers;
+  }
+}
+
+/** A request handler. */
+export type Handler = (request: RequestContext) => Response | Promise<Response>;
+
+/** Registers paths with their methods on a hono app. */
+export class Routes {
+  readonly #app: Hono;
+  readonly #backend: ApiBackend;
+  readonly #blocking: BlockingContext;
+  readonly #fallbacks: [string, Method[]][] = [];
+
+  constructor(app: Hono, backend: ApiBackend, blocking: BlockingContext) {
+    this.#app = app;
+    this.#backend = backend;
+    this.#blocking = blocking;
+  }
+
+  /** Serves `path` with one handler per method; other methods get a 405. */
+  add(path: string, handlers: Partial<Record<Method, Handler>>): void {
+    const allowed = Object.keys(handlers) as Method[];
+    for (const method of allowed) {
+      const handler = handlers[method] as Handler;
+      this.#app.on(method, path, (hono) => this.#run(hono, handler));
+    }
+    this.#fallbacks.push([path, allowed]);
+  }
+
+  /** Adds the 405 answers; call once, after every `add`, so no fallback shadows a route. */
+  finish(): void {
+    for (const [path, allowed] of this.#fallbacks) {
+      this.#app.all(path, () => {
+        throw new HttpError(405, "method not allowed", { Allow: allowed.join(",") });
+      });
+    }
+  }
+
+  async #run(hono: Context, handler: Handler): Promise<Response> {
+    const request = new RequestContext(hono, this.#backend, this.#blocking);
+    request.query.checkDatacenter(this.#backend.agent.datacenter);
+    return await handler(request);
+  }
+}
