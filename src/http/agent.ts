@@ -27,14 +27,20 @@ export function registerAgentRoutes(routes: Routes): void {
   routes.add("/v1/agent/service/:id", { GET: service });
   routes.add("/v1/agent/checks", { GET: checks });
   routes.add("/v1/agent/service/register", { PUT: registerService });
-  routes.add("/v1/agent/service/deregister/:id", { PUT: deregisterService });
+  // GET on these writes is what Consul before 1.0 accepted and python-consul 0.7 (Debian's
+  // python3-consul) still sends; cairn keeps accepting it (see docs/compatibility.md).
+  routes.add("/v1/agent/service/deregister/:id", {
+    PUT: deregisterService,
+    GET: deregisterService,
+  });
   routes.add("/v1/agent/service/maintenance/:id", { PUT: serviceMaintenance });
   routes.add("/v1/agent/maintenance", { PUT: nodeMaintenance });
   routes.add("/v1/agent/check/register", { PUT: registerCheck });
-  routes.add("/v1/agent/check/deregister/:id", { PUT: deregisterCheck });
-  routes.add("/v1/agent/check/pass/:id", { PUT: (request) => ttlNote(request, "passing") });
-  routes.add("/v1/agent/check/warn/:id", { PUT: (request) => ttlNote(request, "warning") });
-  routes.add("/v1/agent/check/fail/:id", { PUT: (request) => ttlNote(request, "critical") });
+  routes.add("/v1/agent/check/deregister/:id", { PUT: deregisterCheck, GET: deregisterCheck });
+  for (const [verb, status] of [["pass", "passing"], ["warn", "warning"], ["fail", "critical"]]) {
+    const handler = (request: RequestContext) => ttlNote(request, status as HealthStatus);
+    routes.add(`/v1/agent/check/${verb}/:id`, { PUT: handler, GET: handler });
+  }
   routes.add("/v1/agent/check/update/:id", { PUT: ttlUpdate });
   routes.add("/v1/agent/leave", { PUT: leave });
 }

@@ -1,0 +1,97 @@
+/**
+ * Starts `cairn agent` as a separate OS process on the runtime running the tests (Deno or Bun),
+ * waits until it logs its listening addresses, and stops it. Used by the process and
+ * compatibility suites, which must talk to a real agent over real sockets.
+ */
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const cliMain = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const projectDir = fileURLToPath(new URL("../..", import.meta.url));
+
+/** A running agent process. */
+export interface AgentProcess {
+  readonly child: ChildProcess;
+  readonly httpUrl: string;
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly dnsPort: number;
+  /** Everything the agent wrote to stderr so far. */
+  log(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code (or signal). */
+  stop(graceMs?: number): Promise<number | string | null>;
+}
+
+/** How to run a TypeScript entry on the runtime that runs this file. */
+export function runtimeCommand(entry: string, args: string[]): [string, string[]] {
+  const isDeno = typeof (globalThis as { Deno?: unknown }).Deno === "object";
+  return [process.execPath, isDeno ? ["run", "-A", entry, ...args] : ["run", entry, ...args]];
+}
+
+/**
+ * Starts `cairn agent -dev` bound to `host` with free ports for HTTP and DNS.
+ *
+ * @param options loopback host (127.0.0.x) and extra agent flags
+ */
+export async function startAgentProcess(
+  options: { host?: string; args?: string[]; startTimeoutMs?: number } = {},
+): Promise<AgentProcess> {
+  const host = options.host ?? "127.0.0.1";
+  const args = [
+    "agent",
+    "-dev",
+    `-client=${host}`,
+    `-bind=${host}`,
+    "-http-port=0",
+    "-dns-port=0",
+    "-log-level=info",
+    ...(options.args ?? []),
+  ];
+  const [command, commandArgs] = runtimeCommand(cliMain, args);
+  const child = spawn(command, commandArgs, {
+    cwd: projectDir,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  let stderr = "";
+  child.stdout?.on("data", (chunk: Uint8Array) => stderr += new TextDecoder().decode(chunk));
+  const ready = new Promise<{ http: number; dns: number }>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`Cannot start agent: no "running" line in time; log:\n${stderr}`)),
+      options.startTimeoutMs ?? 20_000,
+    );
+    child.stderr?.on("data", (chunk: Uint8Array) => {
+      stderr += new TextDecoder().decode(chunk);
+      const match = /HTTP [\d.:a-f]+:(\d+), DNS (?:[\d.:a-f]+:(\d+)|off)/.exec(stderr);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolve({ http: Number(match[1]), dns: Number(match[2] ?? -1) });
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Cannot start agent: it exited with ${code}; log:\n${stderr}`));
+    });
+  });
+  const ports = await ready;
+  const exited = new Promise<number | string | null>((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    child.on("exit", (code, signal) => resolve(code ?? signal));
+  });
+  return {
+    child,
+    httpHost: host,
+    httpPort: ports.http,
+    dnsPort: ports.dns,
+    httpUrl: `http://${host}:${ports.http}`,
+    log: () => stderr,
+    async stop(graceMs = 5_000) {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
