@@ -12,7 +12,11 @@ import type { CheckDefinitionEcho, HealthStatus } from "../core/state/types.ts";
 import type { CheckInput, ServiceInput } from "../core/state/commands.ts";
 import { badRequest, HttpError } from "../http/http_error.ts";
 import { ciObject, parseWith } from "../http/json_input.ts";
-import { type CheckDefinition, parseCheckDefinition } from "./checks/mod.ts";
+import {
+  type CheckDefinition,
+  isEmptyCheckDefinition,
+  parseCheckDefinition,
+} from "./checks/mod.ts";
 import type { LocalState } from "./local_state.ts";
 import { serviceShape, toServiceInput } from "./service_definition.ts";
 

@@ -87,7 +87,9 @@ export async function startAgentProcess(
     httpUrl: `http://${host}:${ports.http}`,
     log: () => stderr,
     async stop(graceMs = 5_000) {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      // process.kill, not child.kill: Deno's child_process reports a signal it sent itself as
+      // the cause of exit even when the child then exits 0 on its own.
+      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, "SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
       const code = await exited;
       clearTimeout(timer);
