@@ -195,11 +195,26 @@ class Agent implements RunningAgent, AgentApi {
       timeoutMs: 0,
       definition: {},
     };
+    // Servers appear in the catalog as the "consul" service, as Consul's leader registers them.
+    const consulService = this.config.server
+      ? {
+        id: "consul",
+        service: "consul",
+        tags: [],
+        address: "",
+        taggedAddresses: {},
+        meta: { version: cairnVersion, raft_version: "3" },
+        port: this.config.ports.server,
+        weights: { passing: 1, warning: 1 },
+        enableTagOverride: false,
+        kind: "",
+      }
+      : undefined;
     const result = await this.#server.propose({
       type: "register",
       node: this.#nodeInput(),
       skipNodeUpdate: false,
-      service: undefined,
+      service: consulService,
       checks: [serfHealth],
     });
     if (!result.ok) throw new Error(`Cannot register node "${this.nodeName}": ${result.error}`);

@@ -16,6 +16,9 @@ import type { LocalState } from "./local_state.ts";
 /** Checks on the node that the servers own, never removed by the agent. */
 const serverOwnedChecks = new Set(["serfHealth"]);
 
+/** Services on the node that the servers own (Consul's `structs.ConsulServiceID`). */
+const serverOwnedServices = new Set(["consul"]);
+
 /** Tuning of anti-entropy. Durations are milliseconds. */
 export interface AntiEntropyConfig {
   /** Between full syncs. @default {60_000} Consul's ae_interval */
@@ -114,6 +117,7 @@ export class AntiEntropy {
   #diffServices(catalogServices: ServiceRecord[]): void {
     const local = this.#local;
     for (const record of catalogServices) {
+      if (serverOwnedServices.has(record.id)) continue;
       const mine = local.services.get(record.id);
       if (mine === undefined) {
         local.removedServices.add(record.id);

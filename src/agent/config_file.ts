@@ -267,7 +267,13 @@ export function parseConfigFile(path: string, text: string): LoadedConfigFile {
  */
 export async function loadConfigFile(runtime: Runtime, path: string): Promise<LoadedConfigFile> {
   if (path.endsWith(".hcl")) return parseConfigFile(path, "");
-  const bytes = await readFileAtPath(runtime, path);
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = await readFileAtPath(runtime, path);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new SyntaxError(`Cannot load config file "${path}": ${reason}`);
+  }
   if (bytes === undefined) {
     throw new SyntaxError(`Cannot load config file "${path}": no such file`);
   }
@@ -308,6 +314,8 @@ export async function loadConfigDir(runtime: Runtime, dir: string): Promise<Load
       warnings.push(`Skipping file "${path}": the extension must be .json`);
     }
   }
+  // Runtime.files() creates a missing directory, so a mistyped -config-dir shows up only here.
+  if (files.length === 0) warnings.push(`Config dir "${dir}" has no .json files`);
   return { files, warnings };
 }
 

@@ -9,11 +9,20 @@
 import type { StateStore } from "../core/state/state_store.ts";
 import type { DnsLookup, DnsNode, DnsServiceInstance } from "../dns/dns_lookup.ts";
 
-/** A {@link DnsLookup} over the state store. */
+/** Cached answers kept at most; past it the cache starts over. */
+export const dnsCacheEntriesMax = 4_096;
+
+/**
+ * A {@link DnsLookup} over the state store. Answers are cached per service and tag and reused
+ * until the service's index moves, so a hot name costs two map lookups (Consul's pain point #9:
+ * DNS cost grows with instance count).
+ */
 export class DnsCatalog implements DnsLookup {
   readonly datacenter: string;
   readonly domain: string;
   readonly #store: StateStore;
+  readonly #answers = new Map<string, { index: number; instances: DnsServiceInstance[] }>();
+  #names: { index: number; byLowerName: Map<string, string> } | undefined;
 
   constructor(store: StateStore, options: { datacenter: string; domain: string }) {
     this.#store = store;
@@ -24,6 +33,17 @@ export class DnsCatalog implements DnsLookup {
   serviceInstances(service: string, tag: string | undefined): readonly DnsServiceInstance[] {
     const name = this.#serviceName(service);
     if (name === undefined) return [];
+    const key = tag === undefined ? name : `${name}\u0000${tag.toLowerCase()}`;
+    const index = this.#store.indexOf(`service:${name}`);
+    const cached = this.#answers.get(key);
+    if (cached !== undefined && cached.index === index) return cached.instances;
+    const instances = this.#healthyInstances(name, tag);
+    if (this.#answers.size >= dnsCacheEntriesMax) this.#answers.clear();
+    this.#answers.set(key, { index, instances });
+    return instances;
+  }
+
+  #healthyInstances(name: string, tag: string | undefined): DnsServiceInstance[] {
     const tags = tag === undefined ? [] : [tag];
     const entries = this.#store.serviceHealth(name, { tags, passingOnly: false }).value;
     const instances: DnsServiceInstance[] = [];
@@ -54,10 +74,14 @@ export class DnsCatalog implements DnsLookup {
   }
 
   #serviceName(service: string): string | undefined {
-    const names = this.#store.services().value;
-    if (names.has(service)) return service;
-    const lower = service.toLowerCase();
-    for (const name of names.keys()) if (name.toLowerCase() === lower) return name;
-    return undefined;
+    const index = this.#store.indexOf("services");
+    if (this.#names === undefined || this.#names.index !== index) {
+      const byLowerName = new Map<string, string>();
+      for (const name of this.#store.services().value.keys()) {
+        byLowerName.set(name.toLowerCase(), name);
+      }
+      this.#names = { index, byLowerName };
+    }
+    return this.#names.byLowerName.get(service.toLowerCase());
   }
 }
