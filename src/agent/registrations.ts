@@ -62,10 +62,10 @@ export class Registrations {
     } catch (error) {
       throw badRequest(`Invalid service: ${(error as Error).message}`);
     }
-    const rawChecks: unknown[] = body.Check === undefined || body.Check === null
-      ? []
-      : [body.Check];
-    rawChecks.push(...(body.Checks ?? []));
+    // An empty `Check` object is skipped, as Consul skips it, not refused.
+    const rawChecks = [body.Check, ...(body.Checks ?? [])].filter((check) =>
+      check !== undefined && check !== null && !isEmptyCheckDefinition(check)
+    );
     const definitions = rawChecks.map((check, index) =>
       this.#parseCheck(check, options.fromConfig, {
         id: service.id,

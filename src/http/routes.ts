@@ -95,6 +95,8 @@ export class Routes {
   readonly #backend: ApiBackend;
   readonly #blocking: BlockingContext;
   readonly #fallbacks: [string, Method[]][] = [];
+  /** Methods of each path without parameters, which win over a parametric match. */
+  readonly #staticPaths = new Map<string, Method[]>();
 
   constructor(app: Hono, backend: ApiBackend, blocking: BlockingContext) {
     this.#app = app;
@@ -105,9 +107,10 @@ export class Routes {
   /** Serves `path` with one handler per method; other methods get a 405. */
   add(path: string, handlers: Partial<Record<Method, Handler>>): void {
     const allowed = Object.keys(handlers) as Method[];
+    if (!path.includes(":") && !path.includes("*")) this.#staticPaths.set(path, allowed);
     for (const method of allowed) {
       const handler = handlers[method] as Handler;
-      this.#app.on(method, path, (hono) => this.#run(hono, handler));
+      this.#app.on(method, path, (hono) => this.#run(hono, method, handler));
     }
     this.#fallbacks.push([path, allowed]);
   }
@@ -115,15 +118,23 @@ export class Routes {
   /** Adds the 405 answers; call once, after every `add`, so no fallback shadows a route. */
   finish(): void {
     for (const [path, allowed] of this.#fallbacks) {
-      this.#app.all(path, () => {
-        throw new HttpError(405, "method not allowed", { Allow: allowed.join(",") });
+      this.#app.all(path, (hono) => {
+        throw methodNotAllowed(this.#staticPaths.get(hono.req.path) ?? allowed);
       });
     }
   }
 
-  async #run(hono: Context, handler: Handler): Promise<Response> {
+  async #run(hono: Context, method: Method, handler: Handler): Promise<Response> {
+    // An exact path wins over a parametric one, as in Go's mux: GET on
+    // /v1/agent/service/register is a 405, not the service "register".
+    const exact = this.#staticPaths.get(hono.req.path);
+    if (exact !== undefined && !exact.includes(method)) throw methodNotAllowed(exact);
     const request = new RequestContext(hono, this.#backend, this.#blocking);
     request.query.checkDatacenter(this.#backend.agent.datacenter);
     return await handler(request);
   }
+}
+
+function methodNotAllowed(allowed: Method[]): HttpError {
+  return new HttpError(405, "method not allowed", { Allow: allowed.join(",") });
 }

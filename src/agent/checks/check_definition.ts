@@ -11,7 +11,11 @@
  */
 
 import { z } from "zod";
-import { formatGoDuration, goDurationNumberToMs, parseGoDurationMs } from "../../core/go_duration.ts";
+import {
+  formatGoDuration,
+  goDurationNumberToMs,
+  parseGoDurationMs,
+} from "../../core/go_duration.ts";
 import { type CheckStatus, isCheckStatus } from "./status_handler.ts";
 
 export { formatGoDuration, parseGoDurationMs } from "../../core/go_duration.ts";

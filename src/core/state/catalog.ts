@@ -190,10 +190,10 @@ function sameValue(left: unknown, right: unknown): boolean {
     return false;
   }
   if (left instanceof Uint8Array || right instanceof Uint8Array) return false;
-  const leftKeys = Object.keys(left);
-  const rightKeys = Object.keys(right);
-  if (leftKeys.length !== rightKeys.length) return false;
+  // A field set to undefined equals an absent one (a snapshot does not keep undefined fields).
   const leftRecord = left as Record<string, unknown>;
   const rightRecord = right as Record<string, unknown>;
-  return leftKeys.every((key) => sameValue(leftRecord[key], rightRecord[key]));
+  const keys = new Set([...Object.keys(left), ...Object.keys(right)]);
+  for (const key of keys) if (!sameValue(leftRecord[key], rightRecord[key])) return false;
+  return true;
 }

@@ -43,7 +43,9 @@ export function encodeSnapshot(store: StateStore): Uint8Array {
     lockDelays: [...tables.lockDelays.entries()],
     indexes: [...tables.indexes.entries()],
   };
-  return encode(snapshot);
+  // Unset optional fields (a check definition's `http`, ...) stay absent: encoded as nil they
+  // would come back as null and no longer equal the agent's registrations.
+  return encode(snapshot, { ignoreUndefined: true });
 }
 
 /** Decodes a snapshot, throwing `SyntaxError` when the bytes are not one. */
@@ -82,7 +84,9 @@ export function restoreSnapshot(store: StateStore, snapshot: StateSnapshot): voi
   }
   for (const check of snapshot.checks) nested(tables.checks, check.node).set(check.checkId, check);
   for (const record of snapshot.kv) {
-    const value = record.value instanceof Uint8Array ? record.value : new Uint8Array(record.value);
+    // Copy: the decoder's bytes are views into the snapshot buffer, which the caller may reuse
+    // and which a single retained view would keep alive whole.
+    const value = new Uint8Array(record.value);
     tables.kv.set(record.key, { ...record, value });
     if (record.session !== "") {
       const keys = tables.sessionKeys.get(record.session) ?? new Set<string>();

@@ -74,8 +74,10 @@ export class StateStore {
       tables.rollback();
       throw error;
     }
+    // A failed command, or a failed transaction, leaves no trace but the consumed index: a
+    // registration whose check names an unknown service must not leave its node behind.
     const failedTxn = command.type === "txn" && result.ok && !(result.value as TxnOutcome).ok;
-    if (failedTxn) {
+    if (!result.ok || failedTxn) {
       tables.rollback();
       return result;
     }
