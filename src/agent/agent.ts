@@ -54,8 +54,8 @@ export interface StartOptions {
 }
 
 /**
- * Starts an agent. Today a dev agent (`-dev`) or a single server (`-server
- * -bootstrap-expect=1`): multi-server clusters arrive with Raft and gossip.
+ * Starts an agent. Today only a dev agent (`-dev`): an in-memory server that is its own leader.
+ * Durable servers arrive with Raft and the WAL, clients with gossip.
  *
  * @throws RangeError naming the fix when the configuration cannot run yet
  */
@@ -65,10 +65,12 @@ export async function startAgent(
   options: StartOptions = {},
 ): Promise<RunningAgent> {
   const logger = options.logger ?? new Logger(runtime, config.logLevel, config.logJson);
-  if (!config.dev && !(config.server && config.bootstrapExpect <= 1)) {
+  if (!config.dev) {
+    // A server without durable, replicated state would lose acknowledged writes on restart, and
+    // a client has no servers to join without gossip: refuse rather than pretend.
     throw new RangeError(
-      "Cannot start this agent yet: only -dev or a single server (-server -bootstrap-expect=1) " +
-        "run until Raft and gossip land; use -dev",
+      "Cannot start a non-dev agent yet: durable servers (Raft, WAL) and clients (gossip) are " +
+        "not built; use -dev for a single in-memory agent",
     );
   }
   const agent = new Agent(runtime, config, logger);

@@ -17,6 +17,7 @@ import { Routes } from "./routes.ts";
 import { registerSessionRoutes } from "./session.ts";
 import { registerStatusRoutes } from "./status.ts";
 import { registerTxnRoutes } from "./txn.ts";
+import { registerUiRoutes } from "./ui.ts";
 
 /** Builds the app; serve it with `runtime.serveHttp(app.fetch, address)`. */
 export function createHttpApi(backend: ApiBackend): Hono {
@@ -41,9 +42,18 @@ export function createHttpApi(backend: ApiBackend): Hono {
   registerSessionRoutes(routes);
   registerStatusRoutes(routes);
   registerEventRoutes(routes);
+  if (backend.ui) registerUiRoutes(routes);
   routes.finish();
   app.get("/", (context) => context.redirect(backend.ui ? "/ui/" : "/v1/agent/self"));
-  app.notFound(() => plainText(404, ""));
+  // Consul's text for paths no endpoint serves (agent/http.go Index).
+  app.notFound((context) =>
+    plainText(
+      404,
+      new URL(context.req.url).pathname.includes("/v1/")
+        ? "Invalid URL path: not a recognized HTTP API endpoint"
+        : "Invalid URL path: if attempting to use the HTTP API, ensure the path starts with '/v1/'",
+    )
+  );
   app.onError((error) => {
     if (error instanceof HttpError) return plainText(error.status, error.message, error.headers);
     return plainText(500, error.message.split("\n")[0]);

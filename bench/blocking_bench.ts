@@ -1,0 +1,169 @@
+// Goal: how long a write takes to reach every blocked watcher, for 1,000 and 10,000 concurrent
+// blocking queries on one cairn agent, against etcd's watch fan-out measured in the same run.
+// Method: a cairn dev agent on 127.0.0.30 and a one-member etcd on 127.0.0.31; N watchers each
+// hold `GET /v1/kv/bench?index=<current>&wait=60s` (cairn) or a `/v3/watch` stream (etcd's JSON
+// gateway) on its own connection; once all are in place one write is made and we time until the
+// last watcher has the new value; a watcher that times out or sees the old value is a missed
+// wake-up. Run: deno run -A bench/blocking_bench.ts [--watchers=1000,10000] [--etcd-watchers=1000]
+import { spawn } from "node:child_process";
+import { connect } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { startAgentProcess } from "../test/_support/agent_process.ts";
+
+const { values } = parseArgs({
+  options: {
+    watchers: { type: "string", default: "1000,10000" },
+    "etcd-watchers": { type: "string", default: "1000" },
+  },
+});
+const watcherCounts = values.watchers.split(",").map(Number).filter((n) => n > 0 && n <= 20_000);
+const etcdCounts = values["etcd-watchers"].split(",").map(Number).filter((n) =>
+  n > 0 && n <= 5_000
+);
+/**
+ * A minimal HTTP/1.1 client on a raw socket (`Connection: close`), so the load generator costs
+ * little next to the servers it measures; `onChunk` sees the response bytes as they arrive.
+ */
+function httpCall(
+  options: { host: string; port: number; method: string; path: string; body?: string },
+  onChunk?: (chunk: string) => void,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: options.host, port: options.port });
+    let text = "";
+    socket.setEncoding("utf8");
+    socket.on("connect", () => {
+      const body = options.body ?? "";
+      socket.write(
+        `${options.method} ${options.path} HTTP/1.1\r\nHost: ${options.host}\r\n` +
+          `Content-Length: ${
+            new TextEncoder().encode(body).length
+          }\r\nConnection: close\r\n\r\n${body}`,
+      );
+    });
+    socket.on("data", (chunk: string) => {
+      text += chunk;
+      onChunk?.(chunk);
+    });
+    socket.on("end", () => {
+      const status = Number(text.slice(9, 12));
+      const at = text.indexOf("\r\n\r\n");
+      resolve({ status, body: at === -1 ? "" : text.slice(at + 4) });
+    });
+    socket.on("error", reject);
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function cairnRound(host: string, port: number, count: number) {
+  await httpCall({ host, port, method: "PUT", path: "/v1/kv/bench", body: "v0" });
+  const first = await httpCall({ host, port, method: "GET", path: "/v1/kv/bench" });
+  const index = Number(/"ModifyIndex":(\d+)/.exec(first.body)?.[1]);
+  let answered = 0;
+  let missed = 0;
+  let lastAtMs = 0;
+  const watchers = Array.from(
+    { length: count },
+    () =>
+      httpCall({ host, port, method: "GET", path: `/v1/kv/bench?index=${index}&wait=60s` }).then(
+        (answer) => {
+          if (answer.status === 200 && answer.body.includes(`"Value":"${btoa("v1")}"`)) {
+            answered += 1;
+          } else missed += 1;
+          lastAtMs = performance.now();
+        },
+        () => missed += 1,
+      ),
+  );
+  await sleep(Math.max(1_000, count / 5));
+  const writeAtMs = performance.now();
+  await httpCall({ host, port, method: "PUT", path: "/v1/kv/bench", body: "v1" });
+  await Promise.all(watchers);
+  return { count, answered, missed, ms: lastAtMs - writeAtMs };
+}
+
+async function etcdRound(host: string, port: number, count: number) {
+  const key = btoa("bench");
+  let received = 0;
+  let lastAtMs = 0;
+  let writeAtMs = Infinity;
+  const streams: Promise<unknown>[] = [];
+  const done = new Promise<void>((resolve) => {
+    for (let i = 0; i < count; i += 1) {
+      const stream = httpCall(
+        {
+          host,
+          port,
+          method: "POST",
+          path: "/v3/watch",
+          body: JSON.stringify({ create_request: { key } }),
+        },
+        (chunk) => {
+          if (!chunk.includes('"events"')) return;
+          if (performance.now() < writeAtMs) return;
+          received += 1;
+          lastAtMs = performance.now();
+          if (received === count) resolve();
+        },
+      ).catch(() => {});
+      streams.push(stream);
+    }
+  });
+  await sleep(Math.max(1_000, count / 5));
+  writeAtMs = performance.now();
+  const value = btoa("v1");
+  await httpCall({
+    host,
+    port,
+    method: "POST",
+    path: "/v3/kv/put",
+    body: JSON.stringify({ key, value }),
+  });
+  await Promise.race([done, sleep(30_000)]);
+  return { count, answered: received, missed: count - received, ms: lastAtMs - writeAtMs };
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), "cairn-etcd-"));
+const etcd = spawn("etcd", [
+  "--data-dir",
+  dataDir,
+  "--listen-client-urls",
+  "http://127.0.0.31:2379",
+  "--advertise-client-urls",
+  "http://127.0.0.31:2379",
+  "--listen-peer-urls",
+  "http://127.0.0.31:2380",
+  "--initial-advertise-peer-urls",
+  "http://127.0.0.31:2380",
+  "--initial-cluster",
+  "bench=http://127.0.0.31:2380",
+  "--name",
+  "bench",
+  "--log-level",
+  "error",
+], { stdio: "ignore" });
+const agent = await startAgentProcess({ host: "127.0.0.30" });
+await sleep(1_500);
+const rows: string[] = [];
+try {
+  for (const count of etcdCounts) {
+    const result = await etcdRound("127.0.0.31", 2379, count);
+    rows.push(`| etcd 3.4 watch | ${count} | ${result.ms.toFixed(1)} | ${result.missed} |`);
+  }
+  for (const count of watcherCounts) {
+    const result = await cairnRound(agent.httpHost, agent.httpPort, count);
+    rows.push(`| cairn blocking GET | ${count} | ${result.ms.toFixed(1)} | ${result.missed} |`);
+  }
+} finally {
+  await agent.stop();
+  etcd.kill("SIGTERM");
+  rmSync(dataDir, { recursive: true, force: true });
+}
+console.log("| system | watchers | write → last watcher answered (ms) | missed |");
+console.log("| --- | --- | --- | --- |");
+console.log(rows.join("\n"));
+process.exit(0);
