@@ -14,6 +14,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   unlinkSync,
   writeSync,
@@ -89,6 +90,31 @@ class NodeFileStore implements FileStore {
       } catch (error) {
         if (errorCode(error) === "ENOENT") return undefined;
         throw error;
+      }
+    });
+  }
+
+  readRange(name: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+    return settle(`read "${name}" at offset ${offset}`, () => {
+      checkName(name);
+      let fd: number;
+      try {
+        fd = openSync(join(this.dir, name), "r");
+      } catch (error) {
+        if (errorCode(error) === "ENOENT") return undefined;
+        throw error;
+      }
+      try {
+        const bytes = new Uint8Array(length);
+        let done = 0;
+        while (done < length) {
+          const count = readSync(fd, bytes, done, length - done, offset + done);
+          if (count === 0) break;
+          done += count;
+        }
+        return done === length ? bytes : bytes.subarray(0, done);
+      } finally {
+        closeSync(fd);
       }
     });
   }

@@ -94,6 +94,12 @@ export interface FileStore {
   replace(name: string, bytes: Uint8Array): Promise<void>;
   /** Reads the whole of `name`, or `undefined` when it does not exist. */
   read(name: string): Promise<Uint8Array | undefined>;
+  /**
+   * Reads up to `length` bytes of `name` from byte `offset` (fewer at the end of the file), or
+   * `undefined` when it does not exist. Optional: the write-ahead log reads single records from
+   * large segments with it, and falls back to `read` on stores without it.
+   */
+  readRange?(name: string, offset: number, length: number): Promise<Uint8Array | undefined>;
   /** Names of the regular files in the directory, sorted. */
   list(): Promise<string[]>;
   /** Removes `name`; a missing file is not an error. */

@@ -17,7 +17,6 @@ import type {
   UserEvent,
 } from "../http/api_backend.ts";
 import { defaultBlockingConfig } from "../http/blocking_query.ts";
-import { HttpError } from "../http/http_error.ts";
 import { createHttpApi } from "../http/http_api.ts";
 import { randomUuid } from "../http/session.ts";
 import type { Address, HttpServer, Runtime } from "../runtime.ts";
@@ -283,12 +282,7 @@ class Agent implements RunningAgent, AgentApi {
   }
 
   async deregisterService(id: string) {
-    if (!this.#local.removeService(id)) {
-      throw new HttpError(
-        404,
-        `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`,
-      );
-    }
+    this.#registrations.deregisterService(id);
     await this.#antiEntropy.syncChanges();
   }
 
@@ -308,12 +302,7 @@ class Agent implements RunningAgent, AgentApi {
   }
 
   async deregisterCheck(id: string) {
-    if (!this.#local.removeCheck(id)) {
-      throw new HttpError(
-        404,
-        `Unknown check ID "${id}". Ensure that the check ID is passed, not the check name.`,
-      );
-    }
+    this.#registrations.deregisterCheck(id);
     await this.#antiEntropy.syncChanges();
   }
 

@@ -137,14 +137,21 @@ export class Registrations {
     this.#local.addCheck(input, definition, definition.deregisterCriticalServiceAfterMs);
   }
 
+  /** Removes a local service and its checks; an unknown ID is a 404. */
+  deregisterService(id: string): void {
+    if (!this.#local.removeService(id)) throw unknownService(id);
+  }
+
+  /** Removes a local check; an unknown ID is a 404. */
+  deregisterCheck(id: string): void {
+    if (!this.#local.removeCheck(id)) throw unknownCheck(id);
+  }
+
   /** Sets a TTL check's status from `/v1/agent/check/{pass,warn,fail,update}`. */
   updateTtl(id: string, status: HealthStatus, output: string): void {
     const check = this.#local.checks.get(id);
     if (check === undefined) {
-      throw new HttpError(
-        404,
-        `Unknown check ID "${id}". Ensure that the check ID is passed, not the check name.`,
-      );
+      throw unknownCheck(id);
     }
     const monitor = check.monitor;
     if (monitor === undefined || monitor.type !== "ttl") {
@@ -156,10 +163,7 @@ export class Registrations {
   /** Adds or removes the `_service_maintenance:<id>` check. */
   setServiceMaintenance(id: string, enable: boolean, reason: string): void {
     if (!this.#local.services.has(id)) {
-      throw new HttpError(
-        404,
-        `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`,
-      );
+      throw unknownService(id);
     }
     const checkId = `_service_maintenance:${id}`;
     if (!enable) {
@@ -234,4 +238,20 @@ function echo(definition: CheckDefinition): CheckDefinitionEcho {
     case "ttl":
       return common;
   }
+}
+
+/** Consul's 404 for an unknown service ID. */
+export function unknownService(id: string): HttpError {
+  return new HttpError(
+    404,
+    `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`,
+  );
+}
+
+/** Consul's 404 for an unknown check ID. */
+export function unknownCheck(id: string): HttpError {
+  return new HttpError(
+    404,
+    `Unknown check ID "${id}". Ensure that the check ID is passed, not the check name.`,
+  );
 }

@@ -10,7 +10,6 @@
 import type { QueryResult } from "../core/state/state_store.ts";
 import type { WatchHub } from "../core/state/watches.ts";
 import type { Clock, Timers } from "../runtime.ts";
-import { badRequest } from "./http_error.ts";
 import type { QueryOptions } from "./query_options.ts";
 
 /** Limits of blocking queries. Durations are milliseconds. */
@@ -51,8 +50,9 @@ export interface BlockingParams {
 /** Reads `index` and `wait`, with Consul's error messages. */
 export function blockingParams(query: QueryOptions, config: BlockingConfig): BlockingParams {
   const minIndex = query.integer("index", "index");
-  const waitMs = query.duration("wait", "Invalid wait time") ?? config.waitDefaultMs;
-  if (waitMs < 0) throw badRequest("Invalid wait time");
+  const parsedMs = query.duration("wait", "Invalid wait time");
+  // A wait of zero or less means the default, as in Consul's blockingQuery (agent/consul/rpc.go).
+  const waitMs = parsedMs === undefined || parsedMs <= 0 ? config.waitDefaultMs : parsedMs;
   return { minIndex, waitMs: Math.min(waitMs, config.waitMaxMs) };
 }
 

@@ -119,7 +119,12 @@ export class Routes {
   finish(): void {
     for (const [path, allowed] of this.#fallbacks) {
       this.#app.all(path, (hono) => {
-        throw methodNotAllowed(this.#staticPaths.get(hono.req.path) ?? allowed);
+        const methods = this.#staticPaths.get(hono.req.path) ?? allowed;
+        // Consul answers OPTIONS itself, with the methods the path takes (agent/http.go wrap).
+        if (hono.req.method === "OPTIONS") {
+          return new Response(null, { status: 200, headers: { Allow: allowHeader(methods) } });
+        }
+        throw methodNotAllowed(hono.req.method, methods);
       });
     }
   }
@@ -128,13 +133,21 @@ export class Routes {
     // An exact path wins over a parametric one, as in Go's mux: GET on
     // /v1/agent/service/register is a 405, not the service "register".
     const exact = this.#staticPaths.get(hono.req.path);
-    if (exact !== undefined && !exact.includes(method)) throw methodNotAllowed(exact);
+    if (exact !== undefined && !exact.includes(method)) {
+      throw methodNotAllowed(hono.req.method, exact);
+    }
     const request = new RequestContext(hono, this.#backend, this.#blocking);
     request.query.checkDatacenter(this.#backend.agent.datacenter);
     return await handler(request);
   }
 }
 
-function methodNotAllowed(allowed: Method[]): HttpError {
-  return new HttpError(405, "method not allowed", { Allow: allowed.join(",") });
+/** Consul's `Allow`: OPTIONS first, then the path's methods. */
+function allowHeader(allowed: Method[]): string {
+  return ["OPTIONS", ...allowed].join(",");
+}
+
+/** Consul's 405 (MethodNotAllowedError): its text and an `Allow` header. */
+function methodNotAllowed(method: string, allowed: Method[]): HttpError {
+  return new HttpError(405, `method ${method} not allowed`, { Allow: allowHeader(allowed) });
 }

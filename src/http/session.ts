@@ -92,9 +92,15 @@ async function createSession(request: RequestContext): Promise<Response> {
   if (delayMs < 0 || delayMs > lockDelayMaxMs) {
     throw new HttpError(500, `Invalid LockDelay: must be between 0s and 1m0s`);
   }
-  const legacy = body.Checks ?? undefined;
-  const nodeChecks = body.NodeChecks ?? legacy ??
-    (body.ServiceChecks === undefined || body.ServiceChecks === null ? ["serfHealth"] : []);
+  // Consul decodes the body over defaults (serfHealth in both Checks and NodeChecks), then
+  // applies fixupEmptySessionChecks (agent/session_endpoint.go): an empty Checks empties
+  // NodeChecks, the default Checks is dropped, an empty NodeChecks drops Checks. ServiceChecks
+  // alone keep serfHealth. The session then depends on both lists.
+  let nodeChecks = body.NodeChecks === undefined ? ["serfHealth"] : body.NodeChecks ?? [];
+  let legacy = body.Checks === undefined ? ["serfHealth"] : body.Checks ?? [];
+  if (legacy.length === 0) nodeChecks = [];
+  else if (legacy.length === 1 && legacy[0] === "serfHealth") legacy = [];
+  else if (nodeChecks.length === 0) legacy = [];
   const session: SessionInput = {
     id: randomUuid((bytes) => request.backend.runtime.randomBytes(bytes)),
     name: body.Name,
@@ -102,7 +108,7 @@ async function createSession(request: RequestContext): Promise<Response> {
     lockDelayMs: delayMs,
     behavior,
     ttlMs: sessionTtlMs(body.TTL),
-    nodeChecks: [...new Set(nodeChecks)],
+    nodeChecks: [...new Set([...nodeChecks, ...legacy])],
     serviceChecks: (body.ServiceChecks ?? []).map((check) => ({
       id: check.ID,
       namespace: check.Namespace,

@@ -63,6 +63,14 @@ export function decodeSnapshot(bytes: Uint8Array): StateSnapshot {
   if (snapshot.version !== snapshotVersion) {
     throw new SyntaxError(`Cannot decode snapshot: version ${snapshot.version} is not supported`);
   }
+  // Refuse a damaged body here: restore clears the store first and must not stop halfway.
+  const tables = ["nodes", "services", "checks", "kv", "tombstones", "sessions", "lockDelays"];
+  const missing = [...tables, "indexes"].filter((name) =>
+    !Array.isArray((snapshot as Record<string, unknown>)[name])
+  );
+  if (!Number.isSafeInteger(snapshot.lastIndex) || missing.length > 0) {
+    throw new SyntaxError(`Cannot decode snapshot: tables ${JSON.stringify(missing)} are damaged`);
+  }
   return snapshot as StateSnapshot;
 }
 
