@@ -65,11 +65,12 @@ export function decodeSnapshot(bytes: Uint8Array): StateSnapshot {
   }
   // Refuse a damaged body here: restore clears the store first and must not stop halfway.
   const tables = ["nodes", "services", "checks", "kv", "tombstones", "sessions", "lockDelays"];
-  const missing = [...tables, "indexes"].filter((name) =>
+  const damaged = [...tables, "indexes"].filter((name) =>
     !Array.isArray((snapshot as Record<string, unknown>)[name])
   );
-  if (!Number.isSafeInteger(snapshot.lastIndex) || missing.length > 0) {
-    throw new SyntaxError(`Cannot decode snapshot: tables ${JSON.stringify(missing)} are damaged`);
+  if (!Number.isSafeInteger(snapshot.lastIndex)) damaged.push("lastIndex");
+  if (damaged.length > 0) {
+    throw new SyntaxError(`Cannot decode snapshot: ${JSON.stringify(damaged)} missing or damaged`);
   }
   return snapshot as StateSnapshot;
 }
