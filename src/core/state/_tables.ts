@@ -157,6 +157,12 @@ export class Tables {
     this.sessions.delete(id);
   }
 
+  removeLockDelay(key: string): void {
+    const previous = this.lockDelays.get(key);
+    this.#undo.push(() => restore(this.lockDelays, key, previous));
+    this.lockDelays.delete(key);
+  }
+
   setLockDelay(key: string, untilMs: number): void {
     const previous = this.lockDelays.get(key);
     this.#undo.push(() => restore(this.lockDelays, key, previous));

@@ -125,12 +125,20 @@ export function prefixIndex(tables: Tables, prefix: string): number {
   return index;
 }
 
-/** Removes tombstones deleted at or before `throughIndex` (their GC, after TombstoneTTL). */
+/**
+ * Removes tombstones deleted at or before `throughIndex` (their GC, after TombstoneTTL), and
+ * lock-delays that have ended, so neither grows without bound.
+ */
 export function reapTombstones(tables: Tables, throughIndex: number): number {
   const reaped: string[] = [];
   for (const [key, deletedAt] of tables.tombstones.entries()) {
     if (deletedAt <= throughIndex) reaped.push(key);
   }
   for (const key of reaped) tables.removeTombstone(key);
+  const ended: string[] = [];
+  for (const [key, untilMs] of tables.lockDelays) {
+    if (untilMs <= tables.write.atMs) ended.push(key);
+  }
+  for (const key of ended) tables.removeLockDelay(key);
   return reaped.length;
 }

@@ -81,8 +81,8 @@ export class StateStore {
       tables.rollback();
       return result;
     }
-    const topics = [...tables.touchedTopics];
     const keys = [...tables.touchedKeys];
+    const topics = [...tables.touchedTopics, ...keys.map((key) => `kv:${key}`)];
     tables.commit();
     this.watches.fire(topics, keys);
     return result;
@@ -133,7 +133,7 @@ export class StateStore {
   kvGet(key: string): QueryResult<KvRecord | undefined> {
     const record = this.#tables.kv.get(key);
     const index = record?.modifyIndex ?? this.#kvTableIndex();
-    return { index: atLeastOne(index), value: record, topics: [], prefixes: [key] };
+    return { index: atLeastOne(index), value: record, topics: [`kv:${key}`], prefixes: [] };
   }
 
   /** Every key under `prefix`, in order; the index covers tombstones under it. */

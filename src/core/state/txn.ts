@@ -31,14 +31,16 @@ export type TxnOutcome = { ok: true; results: TxnResult[] } | { ok: false; error
 /** Runs `ops` in order; the caller rolls back the write when the outcome is not ok. */
 export function runTxn(tables: Tables, ops: TxnOp[]): TxnOutcome {
   const results: TxnResult[] = [];
+  const errors: TxnError[] = [];
+  // Like Consul, every operation runs and every failure is reported; any failure aborts all.
   for (let opIndex = 0; opIndex < ops.length; opIndex += 1) {
     const op = ops[opIndex];
     const error = op.kind === "kv"
       ? runKvOp(tables, op.kv, results)
       : runCatalogOp(tables, op, results);
-    if (error !== undefined) return { ok: false, errors: [{ opIndex, what: error }] };
+    if (error !== undefined) errors.push({ opIndex, what: error });
   }
-  return { ok: true, results };
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, results };
 }
 
 function runKvOp(tables: Tables, op: KvOp, results: TxnResult[]): string | undefined {
@@ -66,9 +68,12 @@ function runKvOp(tables: Tables, op: KvOp, results: TxnResult[]): string | undef
       if (existing === undefined) return `key ${key} doesn't exist`;
       results.push({ kind: "kv", record: existing, withValue: true });
       return undefined;
-    case "get-or-empty":
-      if (existing !== undefined) results.push({ kind: "kv", record: existing, withValue: true });
+    case "get-or-empty": {
+      // A missing key answers an empty entry, so results still line up with operations.
+      const record = existing ?? emptyKvRecord(op.key);
+      results.push({ kind: "kv", record, withValue: true });
       return undefined;
+    }
     case "get-tree":
       for (const [, record] of tables.kv.entriesWithPrefix(op.key)) {
         results.push({ kind: "kv", record, withValue: true });
@@ -106,6 +111,18 @@ function checkKvOp(
   }
   results.push({ kind: "kv", record: existing, withValue: false });
   return undefined;
+}
+
+function emptyKvRecord(key: string): KvRecord {
+  return {
+    key,
+    value: new Uint8Array(0),
+    flags: 0,
+    lockIndex: 0,
+    session: "",
+    createIndex: 0,
+    modifyIndex: 0,
+  };
 }
 
 function kvFailure(verb: string, key: string): string {

@@ -218,6 +218,21 @@ describe("KV locks", () => {
     assert.equal(h.get("leader")?.lockIndex, 2);
   });
 
+  test("`StateStore.apply()` tombstone reaping also forgets lock-delays that have ended", () => {
+    const h = withSessions();
+    ok(h.lock("leader", "s1"));
+    ok(h.lock("follower", "s1"));
+    const destroyedAtMs = h.nowMs;
+    ok(h.destroySession("s1"));
+    h.nowMs = destroyedAtMs + 5_000;
+    ok(h.run({ type: "tombstoneReap", throughIndex: 0 }));
+    assert.equal(h.store.lockDelayUntilMs("leader"), destroyedAtMs + 10_000);
+    h.nowMs = destroyedAtMs + 10_000;
+    ok(h.run({ type: "tombstoneReap", throughIndex: 0 }));
+    assert.equal(h.store.lockDelayUntilMs("leader"), undefined);
+    assert.equal(h.store.lockDelayUntilMs("follower"), undefined);
+  });
+
   test("`StateStore.apply()` plain set is allowed during lock-delay", () => {
     const h = withSessions();
     ok(h.lock("leader", "s1"));

@@ -265,16 +265,34 @@ describe("txn rollback", () => {
     }
   });
 
-  test("`StateStore.apply()` txn stops at the first failing op", () => {
+  test("`StateStore.apply()` txn reports every failing op, as Consul does", () => {
     const h = fixture();
     const outcome = h.txn([
       txnKv("get", "nope-1"),
+      txnKv("get-or-empty", "nope-3"),
       txnKv("get", "nope-2"),
     ]);
     assert.deepEqual(outcome, {
       ok: false,
-      errors: [{ opIndex: 0, what: 'key "nope-1" doesn\'t exist' }],
+      errors: [
+        { opIndex: 0, what: 'key "nope-1" doesn\'t exist' },
+        { opIndex: 2, what: 'key "nope-2" doesn\'t exist' },
+      ],
     });
+  });
+
+  test("`StateStore.readTxn()` get-or-empty answers an empty entry for a missing key", () => {
+    const h = fixture();
+    const outcome = h.store.readTxn([txnKv("get-or-empty", "nope")], h.nowMs);
+    assert.equal(outcome.ok, true);
+    if (!outcome.ok) return;
+    assert.equal(outcome.results.length, 1);
+    const result = outcome.results[0];
+    assert.equal(result.kind, "kv");
+    if (result.kind !== "kv") return;
+    assert.equal(result.record.key, "nope");
+    assert.equal(result.record.value.length, 0);
+    assert.equal(result.record.modifyIndex, 0);
   });
 });
 

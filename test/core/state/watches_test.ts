@@ -24,6 +24,17 @@ function watchQuery(h: Harness, result: QueryResult<unknown>): { count: number; 
 }
 
 describe("KV watches", () => {
+  test("`StateStore.kvGet()` watchers sleep through writes to longer keys with the same prefix", () => {
+    const h = new Harness();
+    ok(h.set("a", "1"));
+    const waiter = watchQuery(h, h.store.kvGet("a"));
+    ok(h.set("ab", "2"));
+    ok(h.set("a/b", "3"));
+    assert.equal(waiter.count, 0);
+    ok(h.set("a", "4"));
+    assert.equal(waiter.count, 1);
+  });
+
   test("`WatchHub` wakes a key watcher on that key's change and not on an unrelated key", () => {
     const h = new Harness();
     ok(h.set("service/web/leader", "a"));
