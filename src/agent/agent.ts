@@ -87,6 +87,7 @@ class Agent implements RunningAgent, AgentApi {
   readonly #antiEntropy: AntiEntropy;
   readonly #registrations: Registrations;
   readonly #events = new EventLog();
+  readonly #stopController = new AbortController();
   readonly #nodeId: string;
   readonly #advertise: string;
   readonly eventTopic = "agent:events";
@@ -138,6 +139,7 @@ class Agent implements RunningAgent, AgentApi {
       ui: config.ui,
       kvValueBytesMax: 512 * 1024,
       txnOpsMax: 128,
+      stopSignal: this.#stopController.signal,
     };
     this.fetch = createHttpApi(backend).fetch;
   }
@@ -256,6 +258,7 @@ class Agent implements RunningAgent, AgentApi {
 
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      this.#stopController.abort();
       this.#antiEntropy.stop();
       this.#local.stop();
       this.#server.stop();

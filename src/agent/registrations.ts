@@ -91,7 +91,7 @@ export class Registrations {
   registerCheck(raw: unknown, options: { fromConfig: boolean }): Promise<void> {
     const definition = this.#parseCheck(raw, options.fromConfig, undefined);
     if (definition.serviceId !== undefined && !this.#local.services.has(definition.serviceId)) {
-      throw badRequest(`ServiceID "${definition.serviceId}" does not exist`);
+      throw new HttpError(404, `ServiceID "${definition.serviceId}" does not exist`);
     }
     this.#addCheck(definition);
     return Promise.resolve();
@@ -111,7 +111,9 @@ export class Registrations {
     const allowed = this.#options.enableScriptChecks ||
       (fromConfig && this.#options.enableLocalScriptChecks);
     if (definition.type === "script" && !allowed) {
-      throw badRequest(
+      // Consul answers this refusal with a 500, and clients match on the text.
+      throw new HttpError(
+        500,
         "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or " +
           "'enable_local_script_checks' to true",
       );

@@ -95,4 +95,6 @@ export interface ApiBackend {
   readonly kvValueBytesMax: number;
   /** Largest number of operations in one `/v1/txn`. @default {128} */
   readonly txnOpsMax: number;
+  /** Aborted when the agent stops: blocking queries then answer at once. */
+  readonly stopSignal: AbortSignal;
 }

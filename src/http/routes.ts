@@ -53,7 +53,8 @@ export class RequestContext {
     const params = blockingParams(this.query, this.#blocking.config);
     if (params.minIndex === undefined || params.minIndex === 0) return run();
     // Only a query that may wait listens for the client going away.
-    const context = { ...this.#blocking, signal: this.hono.req.raw.signal };
+    const signal = AbortSignal.any([this.hono.req.raw.signal, this.backend.stopSignal]);
+    const context = { ...this.#blocking, signal };
     return await blockingQuery(context, params, run);
   }
 

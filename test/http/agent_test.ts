@@ -318,7 +318,7 @@ describe("HTTP /v1/agent", () => {
   it("a script check is refused without `enable_script_checks`", async () => {
     const check = { Name: "script", Args: ["true"], Interval: "10s" };
     const answer = await put(agent, "/v1/agent/check/register", check);
-    assert.notEqual(answer.status, 200);
+    assert.equal(answer.status, 500);
     assert.match(answer.text, /Scripts are disabled on this agent/);
     assert.equal("script" in (await call(agent, "/v1/agent/checks")).json, false);
 
@@ -326,7 +326,7 @@ describe("HTTP /v1/agent", () => {
       Name: "scripted",
       Check: check,
     });
-    assert.notEqual(withService.status, 200);
+    assert.equal(withService.status, 500);
     assert.match(withService.text, /Scripts are disabled on this agent/);
     assert.equal("scripted" in (await call(agent, "/v1/agent/services")).json, false);
   });

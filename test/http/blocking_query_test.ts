@@ -185,3 +185,20 @@ describe("HTTP blocking queries", () => {
     assert.equal(answer.json[0].Service.Service, "ttl-watched");
   });
 });
+
+describe("HTTP blocking queries at shutdown", () => {
+  it("`RunningAgent.stop()` answers blocked `agent.fetch` queries at once", async () => {
+    const agent = await startTestAgent();
+    await put(agent, "/v1/kv/stop/key", "v1");
+    const index = (await call(agent, "/v1/kv/stop/key")).index!;
+    const startedMs = nowMs();
+    const query = call(agent, `/v1/kv/stop/key?index=${index}&wait=30s`);
+    await sleep(100);
+    await agent.stop();
+    const answer = await query;
+    const elapsedMs = nowMs() - startedMs;
+    assert.ok(elapsedMs < 2_000, `answered ${elapsedMs} ms after it started`);
+    assert.equal(answer.status, 200);
+    assert.equal(answer.index, index);
+  });
+});

@@ -81,7 +81,7 @@ describe("an agent with a -config-dir", () => {
       method: "PUT",
       body: JSON.stringify({ Name: "sneaky", Args: ["/bin/true"], Interval: "10s" }),
     });
-    assert.equal(response.status, 400);
+    assert.equal(response.status, 500);
     assert.match(await response.text(), /Scripts are disabled/);
   });
 });
