@@ -73,7 +73,7 @@ async function putKv(request: RequestContext): Promise<Response> {
     query.string(name) !== undefined
   );
   if (conflicting.length > 1) throw badRequest(`Conflicting flags: ${conflicting.join(", ")}`);
-  const flags = query.integer("flags", "flags") ?? 0;
+  const flags = query.uint64("flags") ?? 0;
   const value = await readBody(request.hono.req.raw, request.backend.kvValueBytesMax);
   let verb: KvSetVerb = "set";
   let session = "";

@@ -7,6 +7,7 @@
 
 import { parseGoDurationMs } from "../core/go_duration.ts";
 import { badRequest, HttpError } from "./http_error.ts";
+import { parseUint64 } from "./json_output.ts";
 
 /** The parsed query string of one request. */
 export class QueryOptions {
@@ -41,6 +42,17 @@ export class QueryOptions {
       throw badRequest(`Invalid ${label}: "${value}" is not a non-negative integer`);
     }
     return Number(value);
+  }
+
+  /** A uint64 parameter (KV flags): exact, a bigint above 2^53 - 1; garbage is a 400. */
+  uint64(name: string): number | bigint | undefined {
+    const value = this.#params.get(name);
+    if (value === null || value === "") return undefined;
+    const parsed = parseUint64(value);
+    if (parsed === undefined) {
+      throw badRequest(`Invalid ${name}: "${value}" is not an unsigned 64-bit integer`);
+    }
+    return parsed;
   }
 
   /** A Go duration parameter in milliseconds; garbage is a 400 with `message`. */

@@ -11,6 +11,7 @@ import type { QueryResult } from "../core/state/state_store.ts";
 import type { ApiBackend } from "./api_backend.ts";
 import { type BlockingContext, blockingParams, blockingQuery } from "./blocking_query.ts";
 import { HttpError } from "./http_error.ts";
+import { stringifyJson } from "./json_output.ts";
 import { QueryOptions } from "./query_options.ts";
 
 /** HTTP methods the API uses. */
@@ -60,9 +61,7 @@ export class RequestContext {
 
   /** A JSON answer; `index` adds `X-Consul-Index` and the leader headers. */
   json(value: unknown, options: { index?: number; status?: number } = {}): Response {
-    const body = this.query.flag("pretty") || this.url.searchParams.has("pretty")
-      ? JSON.stringify(value, null, 4)
-      : JSON.stringify(value);
+    const body = stringifyJson(value, this.url.searchParams.has("pretty"));
     const headers = this.#headers(options.index);
     headers["Content-Type"] = "application/json";
     return new Response(body, { status: options.status ?? 200, headers });

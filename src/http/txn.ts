@@ -13,6 +13,7 @@ import type { CatalogOp, TxnOp } from "../core/state/commands.ts";
 import type { TxnOutcome, TxnResult } from "../core/state/txn.ts";
 import { badRequest, HttpError } from "./http_error.ts";
 import { ciObject, parseWith, readBody, stringMap } from "./json_input.ts";
+import { parseUint64, quoteLargeIntegers } from "./json_output.ts";
 import { renderCheck, renderKv, renderNode, renderService } from "./render.ts";
 import type { RequestContext, Routes } from "./routes.ts";
 
@@ -45,7 +46,14 @@ const kvOp = ciObject({
   Verb: z.enum(kvVerbs),
   Key: z.string().default(""),
   Value: z.string().nullable().default(null),
-  Flags: z.number().int().min(0).default(0),
+  Flags: z.union([z.number().int().min(0), z.string()]).default(0).transform((flags, context) => {
+    const parsed = typeof flags === "number" ? flags : parseUint64(flags);
+    if (parsed === undefined || (typeof parsed === "number" && !Number.isSafeInteger(parsed))) {
+      context.addIssue({ code: "custom", message: "Flags must be an unsigned 64-bit integer" });
+      return 0;
+    }
+    return parsed;
+  }),
   Index: z.number().int().min(0).default(0),
   Session: z.string().default(""),
 });
@@ -91,7 +99,8 @@ async function runTxn(request: RequestContext): Promise<Response> {
   const bytes = await readBody(request.hono.req.raw, backend.kvValueBytesMax * 2);
   let raw: unknown;
   try {
-    raw = JSON.parse(new TextDecoder().decode(bytes));
+    // Large uint64 Flags are quoted first so their digits survive JSON.parse.
+    raw = JSON.parse(quoteLargeIntegers(new TextDecoder().decode(bytes), ["Flags"]));
   } catch (error) {
     throw badRequest(`Failed to parse body: ${(error as Error).message}`);
   }

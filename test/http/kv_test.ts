@@ -79,6 +79,28 @@ describe("HTTP /v1/kv", () => {
     assert.equal(read.headers.get("X-Consul-LastContact"), "0");
   });
 
+  it("`PUT /v1/kv/:key?flags` keeps uint64 flags exact, as `consul lock` writes them", async () => {
+    // 0x2ddccbc058a50c18, Consul api.Lock's LockFlagValue: above 2^53, so a JS number rounds it.
+    const lockFlags = "3304740253564472344";
+    assert.equal((await put(agent, `/v1/kv/flags/lock?flags=${lockFlags}`, "x")).text, "true");
+    const answer = await call(agent, "/v1/kv/flags/lock");
+    assert.match(answer.text, new RegExp(`"Flags":${lockFlags}[,}]`));
+    const max = "18446744073709551615";
+    assert.equal((await put(agent, `/v1/kv/flags/max?flags=${max}`, "x")).text, "true");
+    assert.match((await call(agent, "/v1/kv/flags/max")).text, new RegExp(`"Flags":${max}[,}]`));
+    const over = await put(agent, "/v1/kv/flags/over?flags=18446744073709551616", "x");
+    assert.equal(over.status, 400);
+    const txn = await call(agent, "/v1/txn", {
+      method: "PUT",
+      body: `[{"KV":{"Verb":"set","Key":"flags/txn","Flags":${lockFlags}}}]`,
+    });
+    assert.equal(txn.status, 200, txn.text);
+    assert.match(
+      (await call(agent, "/v1/kv/flags/txn")).text,
+      new RegExp(`"Flags":${lockFlags}[,}]`),
+    );
+  });
+
   it("`PUT /v1/kv/:key` keeps CreateIndex and moves ModifyIndex on update", async () => {
     await put(agent, "/v1/kv/update/key", "one");
     const first = (await call(agent, "/v1/kv/update/key")).json[0];

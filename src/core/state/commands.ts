@@ -10,6 +10,7 @@
 import type {
   CheckDefinitionEcho,
   HealthStatus,
+  KvFlags,
   NodeRecord,
   ServiceRecord,
   SessionRecord,
@@ -58,7 +59,7 @@ export interface KvOp {
   verb: KvSetVerb | KvDeleteVerb | KvReadVerb;
   key: string;
   value: Uint8Array;
-  flags: number;
+  flags: KvFlags;
   /** Expected ModifyIndex for cas / delete-cas / check-index. */
   index: number;
   /** Session for lock / unlock / check-session. */

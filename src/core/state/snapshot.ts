@@ -37,7 +37,10 @@ export function encodeSnapshot(store: StateStore): Uint8Array {
     nodes: [...tables.nodes.values()],
     services: [...tables.services.values()].flatMap((byId) => [...byId.values()]),
     checks: [...tables.checks.values()].flatMap((byId) => [...byId.values()]),
-    kv: [...tables.kv.entries()].map(([, record]) => record),
+    // msgpack has no exact uint64 here: bigint flags travel as decimal text.
+    kv: [...tables.kv.entries()].map(([, record]) =>
+      typeof record.flags === "bigint" ? { ...record, flags: record.flags.toString() } : record
+    ) as KvRecord[],
     tombstones: [...tables.tombstones.entries()],
     sessions: [...tables.sessions.values()],
     lockDelays: [...tables.lockDelays.entries()],
@@ -96,7 +99,8 @@ export function restoreSnapshot(store: StateStore, snapshot: StateSnapshot): voi
     // Copy: the decoder's bytes are views into the snapshot buffer, which the caller may reuse
     // and which a single retained view would keep alive whole.
     const value = new Uint8Array(record.value);
-    tables.kv.set(record.key, { ...record, value });
+    const flags = typeof record.flags === "string" ? BigInt(record.flags) : record.flags;
+    tables.kv.set(record.key, { ...record, value, flags });
     if (record.session !== "") {
       const keys = tables.sessionKeys.get(record.session) ?? new Set<string>();
       keys.add(record.key);

@@ -75,11 +75,18 @@ export interface CheckRecord extends Indexed {
   definition: CheckDefinitionEcho;
 }
 
+/** KV flags: a uint64, kept exact — a number up to 2^53 - 1, a bigint above. */
+export type KvFlags = number | bigint;
+
+/** The largest KV flags value (uint64). */
+export const kvFlagsMax: bigint = 0xffff_ffff_ffff_ffffn;
+
 /** One key of the KV store. */
 export interface KvRecord extends Indexed {
   key: string;
   value: Uint8Array;
-  flags: number;
+  /** Opaque uint64 (Consul's api.Lock uses 0x2ddccbc058a50c18): a bigint above 2^53 - 1. */
+  flags: KvFlags;
   lockIndex: number;
   /** Holder of the lock, or "" when unlocked. */
   session: string;
