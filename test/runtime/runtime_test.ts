@@ -359,7 +359,9 @@ describe("run()", () => {
     });
     assert.equal(result.timedOut, true);
     assert.equal(result.exitCode, undefined);
-    assert.equal(decoder.decode(result.output), "started\n");
+    // The runtime itself may print notes first (a download, a lockfile warning): the fixture's
+    // own line must come last.
+    assert.match(decoder.decode(result.output), /(^|\n)started\n$/);
     assert.ok(performance.now() - started < 5_000, "the run outlived its timeout");
   });
 
@@ -475,7 +477,9 @@ describe("unref'd resources (a second process)", () => {
         timeoutMs: 20_000,
         outputBytesMax: 10_000,
       });
-      assert.equal(decoder.decode(result.output), "started\n");
+      // The runtime itself may print notes first (a download, a lockfile warning): the fixture's
+      // own line must come last.
+      assert.match(decoder.decode(result.output), /(^|\n)started\n$/);
       assert.equal(result.timedOut, false, "an unref'd resource kept the program alive");
       assert.equal(result.exitCode, 0);
     },
@@ -486,7 +490,9 @@ describe("unref'd resources (a second process)", () => {
       timeoutMs: 20_000,
       outputBytesMax: 10_000,
     });
-    assert.equal(decoder.decode(result.output), "fired\n");
+    // The runtime itself may print notes first (a download, a lockfile warning): the fixture's
+    // own line must come last.
+    assert.match(decoder.decode(result.output), /(^|\n)fired\n$/);
     assert.equal(result.exitCode, 0);
   });
 });
@@ -499,7 +505,9 @@ describe("process", () => {
       timeoutMs: 20_000,
       outputBytesMax: 10_000,
     });
-    assert.equal(decoder.decode(result.output), "SIGHUP\n");
+    // The runtime itself may print notes first (a download, a lockfile warning): the fixture's
+    // own line must come last.
+    assert.match(decoder.decode(result.output), /(^|\n)SIGHUP\n$/);
     assert.equal(result.exitCode, 0);
   });
 
