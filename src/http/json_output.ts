@@ -17,6 +17,12 @@ const bigintPattern = /"\\u0001u64:(\d+)"/g;
  * @returns the JSON text
  */
 export function stringifyJson(value: unknown, pretty: boolean): string {
+  // The common case has no bigint: plain JSON.stringify, without a replacer call per value.
+  try {
+    return JSON.stringify(value, undefined, pretty ? 4 : undefined);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+  }
   let sawBigint = false;
   const text = JSON.stringify(
     value,
