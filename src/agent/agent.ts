@@ -72,6 +72,16 @@ export async function startAgent(
         "not built; use -dev for a single in-memory agent",
     );
   }
+  if (config.retryJoin.length > 0) {
+    logger.warn(
+      "-retry-join has no effect yet: gossip membership is not built, so nothing is joined",
+    );
+  }
+  if (config.encrypt !== undefined) {
+    logger.warn(
+      "-encrypt has no effect yet: gossip membership is not built, so nothing is encrypted",
+    );
+  }
   const agent = new Agent(runtime, config, logger);
   await agent.start();
   return agent;
