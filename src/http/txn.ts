@@ -17,30 +17,26 @@ import { parseUint64, quoteLargeIntegers } from "./json_output.ts";
 import { renderCheck, renderKv, renderNode, renderService } from "./render.ts";
 import type { RequestContext, Routes } from "./routes.ts";
 
+const kvReadVerbs = [
+  "get",
+  "get-or-empty",
+  "get-tree",
+  "check-index",
+  "check-session",
+  "check-not-exists",
+] as const;
 const kvVerbs = [
   "set",
   "cas",
   "lock",
   "unlock",
-  "get",
-  "get-or-empty",
-  "get-tree",
-  "check-index",
-  "check-session",
-  "check-not-exists",
   "delete",
   "delete-cas",
   "delete-tree",
+  ...kvReadVerbs,
 ] as const;
 const catalogVerbs = ["set", "cas", "get", "delete", "delete-cas"] as const;
-const readVerbs = new Set([
-  "get",
-  "get-or-empty",
-  "get-tree",
-  "check-index",
-  "check-session",
-  "check-not-exists",
-]);
+const readVerbs: ReadonlySet<string> = new Set(kvReadVerbs);
 
 const kvOp = ciObject({
   Verb: z.enum(kvVerbs),

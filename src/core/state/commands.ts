@@ -7,14 +7,7 @@
  * @module
  */
 
-import type {
-  CheckDefinitionEcho,
-  HealthStatus,
-  KvFlags,
-  NodeRecord,
-  ServiceRecord,
-  SessionRecord,
-} from "./types.ts";
+import type { CheckRecord, KvFlags, NodeRecord, ServiceRecord, SessionRecord } from "./types.ts";
 
 /** A node as given to a registration: a record without indexes. */
 export type NodeInput = Omit<NodeRecord, "createIndex" | "modifyIndex">;
@@ -22,19 +15,11 @@ export type NodeInput = Omit<NodeRecord, "createIndex" | "modifyIndex">;
 /** A service as given to a registration. */
 export type ServiceInput = Omit<ServiceRecord, "node" | "createIndex" | "modifyIndex">;
 
-/** A check as given to a registration; service name and tags are derived. */
-export interface CheckInput {
-  checkId: string;
-  name: string;
-  status: HealthStatus;
-  notes: string;
-  output: string;
-  serviceId: string;
-  type: string;
-  intervalMs: number;
-  timeoutMs: number;
-  definition: CheckDefinitionEcho;
-}
+/** A check as given to a registration; its node, service name and tags are derived. */
+export type CheckInput = Omit<
+  CheckRecord,
+  "node" | "serviceName" | "serviceTags" | "createIndex" | "modifyIndex"
+>;
 
 /** A session as given to its creation. */
 export type SessionInput = Omit<SessionRecord, "createIndex" | "modifyIndex">;
