@@ -50,6 +50,14 @@ function httpCall(
     socket.on("data", (chunk: string) => {
       text += chunk;
       onChunk?.(chunk);
+      // A complete response with a Content-Length counts as answered at once: the measurement
+      // must not include the connection teardown that follows.
+      const at = text.indexOf("\r\n\r\n");
+      const length = /content-length: *(\d+)/i.exec(text.slice(0, at))?.[1];
+      if (at !== -1 && length !== undefined && text.length - at - 4 >= Number(length)) {
+        resolve({ status: Number(text.slice(9, 12)), body: text.slice(at + 4) });
+        socket.destroy();
+      }
     });
     socket.on("end", () => {
       const status = Number(text.slice(9, 12));
