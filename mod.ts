@@ -1,14 +1,18 @@
 /**
  * cairn: a service-discovery and configuration agent that speaks Consul's HTTP API and DNS, on
- * Deno, Bun and Node. This module embeds an agent in the caller's process.
+ * Deno, Bun and Node. This module embeds an agent in the caller's process ({@link createAgent})
+ * or connects to a remote one ({@link connect}); both give the same typed {@link CairnClient}:
+ * services, checks, KV, health and blocking-query watches.
  *
  * @example
  * ```ts
  * import { createAgent } from "./mod.ts";
  *
- * const agent = await createAgent({ nodeName: "embedded", httpPort: 0, dnsPort: -1 });
- * const response = await agent.fetch(new Request("http://cairn/v1/status/leader"));
- * console.log(await response.json());
+ * const agent = await createAgent({ nodeName: "embedded" }); // no sockets unless asked
+ * await agent.services.register({ name: "web", port: 8080, check: { ttl: "30s" } });
+ * await agent.checks.pass("service:web");
+ * const healthy = await agent.health.service("web", { passing: true });
+ * console.log(healthy.map((instance) => `${instance.address}:${instance.service.port}`));
  * await agent.stop();
  * ```
  *
@@ -16,42 +20,96 @@
  */
 
 import { detectRuntime } from "./runtimes/mod.ts";
-import { type RunningAgent, startAgent } from "./src/agent/agent.ts";
-import { type AgentConfig, devAgentConfig } from "./src/agent/config.ts";
+import {
+  type ConnectOptions,
+  connectRemote,
+  type CreateAgentOptions,
+  createEmbeddedAgent,
+  type EmbeddedAgent,
+  parseCreateAgentOptions,
+  type RemoteClient,
+} from "./src/client/mod.ts";
 
 export { cairnVersion, type RunningAgent, startAgent } from "./src/agent/agent.ts";
 export { type AgentConfig, defaultAgentConfig, devAgentConfig } from "./src/agent/config.ts";
 export type { Address, Runtime } from "./src/runtime.ts";
 export { detectRuntime } from "./runtimes/mod.ts";
+export {
+  type CairnClient,
+  type CheckDefinition,
+  type CheckRegistration,
+  type ChecksApi,
+  type CheckStatus,
+  ClientError,
+  type ConnectOptions,
+  connectOptionsSchema,
+  type CreateAgentOptions,
+  createAgentOptionsSchema,
+  type EmbeddedAgent,
+  type HealthApi,
+  type HealthCheck,
+  type HealthServiceOptions,
+  type KvApi,
+  type KvDeleteOptions,
+  type KvEntry,
+  type KvPutOptions,
+  type NodeInfo,
+  type RemoteClient,
+  type ResolvedAgentOptions,
+  type ServiceHealth,
+  type ServiceInstance,
+  type ServiceRegistration,
+  type ServicesApi,
+  type ServiceWatchOptions,
+  type Watch,
+  type WatchApi,
+  type WatchOptions,
+} from "./src/client/mod.ts";
 
-/** Options of an embedded dev agent. Ports: 0 picks a free one, -1 turns the listener off. */
-export interface CreateAgentOptions {
-  /** @default {"cairn-embedded"} */
-  nodeName?: string;
-  /** @default {"dc1"} */
-  datacenter?: string;
-  /** @default {-1} no HTTP server unless asked */
-  httpPort?: number;
-  /** @default {-1} */
-  dnsPort?: number;
-  /** @default {"127.0.0.1"} */
-  clientAddr?: string;
-  /** @default {"warn"} */
-  logLevel?: AgentConfig["logLevel"];
+/**
+ * Starts an agent inside this process on the runtime that runs it (Deno, Bun or Node) and
+ * returns it with the typed client bound to it. No socket opens unless `httpPort` or `dnsPort` is
+ * given (0 picks a free port). Its timers are unref'd: a program whose own work is done exits
+ * even while the agent, or a watch on it, runs. `stop()` ends its watches and shuts it down.
+ *
+ * @param options validated with zod; see {@link CreateAgentOptions}
+ * @returns the running agent
+ * @throws {TypeError} naming each invalid option
+ * @example
+ * ```ts
+ * import { createAgent } from "./mod.ts";
+ *
+ * const agent = await createAgent({ httpPort: 0 }); // an HTTP API on a free loopback port
+ * await agent.kv.put("app/port", "8080");
+ * console.log((await agent.kv.get("app/port"))?.value, agent.httpAddress?.port);
+ * await agent.stop();
+ * ```
+ */
+export async function createAgent(options: CreateAgentOptions = {}): Promise<EmbeddedAgent> {
+  // Validated before the runtime loads, so bad options fail fast and alike everywhere.
+  parseCreateAgentOptions(options);
+  return await createEmbeddedAgent(await detectRuntime(), options);
 }
 
 /**
- * Starts a dev agent inside this process on the runtime that runs it. Its `fetch` answers the
- * HTTP API without a socket; `stop()` shuts it down.
+ * Returns the typed client of a remote agent (cairn or Consul) over its HTTP API. Nothing is sent
+ * until a method is called. `close()` ends the client's watches; it does not stop the agent.
  *
- * @param options where to listen and what to call the node
- * @returns the running agent
+ * @param address "http://127.0.0.1:8500", "https://host:8501" or "host:port"
+ * @param options `token` and `datacenter`
+ * @returns the client
+ * @throws {TypeError} for an address that is not http(s) or invalid options
+ * @example
+ * ```ts ignore
+ * import { connect } from "./mod.ts";
+ *
+ * const consul = connect("http://127.0.0.1:8500");
+ * const watch = consul.watch.kvPrefix("app/", (entries) => console.log(entries.length));
+ * // later
+ * watch.cancel();
+ * consul.close();
+ * ```
  */
-export async function createAgent(options: CreateAgentOptions = {}): Promise<RunningAgent> {
-  const config = devAgentConfig(options.nodeName ?? "cairn-embedded");
-  config.datacenter = options.datacenter ?? config.datacenter;
-  config.clientAddr = options.clientAddr ?? config.clientAddr;
-  config.ports = { ...config.ports, http: options.httpPort ?? -1, dns: options.dnsPort ?? -1 };
-  config.logLevel = options.logLevel ?? "warn";
-  return await startAgent(await detectRuntime(), config);
+export function connect(address: string, options: ConnectOptions = {}): RemoteClient {
+  return connectRemote(detectRuntime(), address, options);
 }
