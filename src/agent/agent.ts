@@ -1,5 +1,6 @@
 /**
- * The agent: starts the server (a local command log in dev mode), keeps its own services and
+ * The agent: starts the server (a one-server Raft cluster, in memory for `-dev`, on disk under
+ * `<data-dir>/raft` for `-server -bootstrap-expect=1`), keeps its own services and
  * checks and syncs them into the catalog, and serves the HTTP API and DNS. `startAgent` is what
  * `cairn agent` and `createAgent()` call.
  *
@@ -20,7 +21,9 @@ import { defaultBlockingConfig } from "../http/blocking_query.ts";
 import { createHttpApi } from "../http/http_api.ts";
 import { randomUuid } from "../http/session.ts";
 import type { Address, HttpServer, Runtime } from "../runtime.ts";
-import { LocalServer } from "../server/local_server.ts";
+import { loadNodeId } from "../server/node_id.ts";
+import { RaftServer } from "../server/raft_server.ts";
+import { MemoryFileStore } from "../storage/memory_files.ts";
 import { AntiEntropy } from "./anti_entropy.ts";
 import type { AgentConfig } from "./config.ts";
 import { DnsCatalog } from "./dns_catalog.ts";
@@ -53,10 +56,12 @@ export interface StartOptions {
 }
 
 /**
- * Starts an agent. Today only a dev agent (`-dev`): an in-memory server that is its own leader.
- * Durable servers arrive with Raft and the WAL, clients with gossip.
+ * Starts an agent: `-dev` (a one-server Raft cluster in memory), or a durable one-server cluster
+ * (`-server -bootstrap-expect=1 -data-dir=D`, Raft state under `D/raft`, node ID in `D/node-id`).
+ * Multi-server clusters arrive with the server RPC, clients with gossip.
  *
  * @throws RangeError naming the fix when the configuration cannot run yet
+ * @throws Error "Cannot open the write-ahead log: ..." when the data dir is damaged
  */
 export async function startAgent(
   runtime: Runtime,
@@ -64,14 +69,7 @@ export async function startAgent(
   options: StartOptions = {},
 ): Promise<RunningAgent> {
   const logger = options.logger ?? new Logger(runtime, config.logLevel, config.logJson);
-  if (!config.dev) {
-    // A server without durable, replicated state would lose acknowledged writes on restart, and
-    // a client has no servers to join without gossip: refuse rather than pretend.
-    throw new RangeError(
-      "Cannot start a non-dev agent yet: durable servers (Raft, WAL) and clients (gossip) are " +
-        "not built; use -dev for a single in-memory agent",
-    );
-  }
+  refuseUnbuiltShapes(config);
   if (config.retryJoin.length > 0) {
     logger.warn(
       "-retry-join has no effect yet: gossip membership is not built, so nothing is joined",
@@ -82,16 +80,82 @@ export async function startAgent(
       "-encrypt has no effect yet: gossip membership is not built, so nothing is encrypted",
     );
   }
-  const agent = new Agent(runtime, config, logger);
-  await agent.start();
+  const server = await openServer(runtime, config, logger);
+  const agent = new Agent(runtime, config, logger, server);
+  try {
+    await agent.start();
+  } catch (error) {
+    await agent.stop();
+    throw error;
+  }
   return agent;
+}
+
+function refuseUnbuiltShapes(config: AgentConfig): void {
+  if (config.dev) return;
+  // A client has no servers to join without gossip, and a multi-server cluster needs the server
+  // RPC: refuse rather than pretend.
+  if (!config.server) {
+    throw new RangeError(
+      "Cannot start a client agent yet: clients join servers through gossip, which is not " +
+        "built; use -server -bootstrap-expect=1 -data-dir=<path>, or -dev",
+    );
+  }
+  if (config.bootstrapExpect !== 1) {
+    throw new RangeError(
+      `Cannot start a server with -bootstrap-expect=${config.bootstrapExpect} yet: only ` +
+        "one-server clusters are built (the server RPC on port 8300 is not); use " +
+        "-bootstrap-expect=1",
+    );
+  }
+}
+
+async function openServer(
+  runtime: Runtime,
+  config: AgentConfig,
+  logger: Logger,
+): Promise<{ server: RaftServer; nodeId: string }> {
+  const generate = () => randomUuid((bytes) => runtime.randomBytes(bytes));
+  const advertise = config.advertiseAddr ??
+    (config.bindAddr === "0.0.0.0" ? "127.0.0.1" : config.bindAddr);
+  const address = `${advertise}:${config.ports.server}`;
+  const log = {
+    info: (message: string) => logger.info(`raft: ${message}`),
+    warn: (message: string) => logger.warn(`raft: ${message}`),
+    error: (message: string) => logger.error(`raft: ${message}`),
+  };
+  if (config.dev || config.dataDir === undefined) {
+    const nodeId = config.nodeId ?? generate();
+    const files = new MemoryFileStore("memory:raft");
+    const server = await RaftServer.open(runtime, {
+      id: nodeId,
+      address,
+      files,
+      bootstrap: true,
+      log,
+    });
+    return { server, nodeId };
+  }
+  const nodeId = await loadNodeId(await runtime.files(config.dataDir), {
+    configured: config.nodeId,
+    generate,
+  });
+  const files = await runtime.files(`${config.dataDir}/raft`);
+  const server = await RaftServer.open(runtime, {
+    id: nodeId,
+    address,
+    files,
+    bootstrap: true,
+    log,
+  });
+  return { server, nodeId };
 }
 
 class Agent implements RunningAgent, AgentApi {
   readonly config: AgentConfig;
   readonly #runtime: Runtime;
   readonly #logger: Logger;
-  readonly #server: LocalServer;
+  readonly #server: RaftServer;
   readonly #serverApi: ServerApi;
   readonly #local: LocalState;
   readonly #antiEntropy: AntiEntropy;
@@ -108,22 +172,28 @@ class Agent implements RunningAgent, AgentApi {
   readonly stopped: Promise<void>;
   readonly fetch: (request: Request) => Response | Promise<Response>;
 
-  constructor(runtime: Runtime, config: AgentConfig, logger: Logger) {
+  constructor(
+    runtime: Runtime,
+    config: AgentConfig,
+    logger: Logger,
+    opened: { server: RaftServer; nodeId: string },
+  ) {
     this.config = config;
     this.#runtime = runtime;
     this.#logger = logger;
-    this.#nodeId = config.nodeId ?? randomUuid((bytes) => runtime.randomBytes(bytes));
+    this.#nodeId = opened.nodeId;
     this.#advertise = config.advertiseAddr ??
       (config.bindAddr === "0.0.0.0" ? "127.0.0.1" : config.bindAddr);
-    this.#server = new LocalServer(runtime);
+    this.#server = opened.server;
     const server = this.#server;
-    const serverAddress = `${this.#advertise}:${config.ports.server}`;
     this.#serverApi = {
       store: server.store,
       propose: (proposal) => server.propose(proposal),
       renewSession: (id) => server.renewSession(id),
-      leaderAddress: () => serverAddress,
-      peers: () => [serverAddress],
+      readBarrier: () => server.readBarrier(),
+      leaseValid: () => server.leaseValid(),
+      leaderAddress: () => server.leaderAddress(),
+      peers: () => server.peers(),
     };
     this.#local = new LocalState(runtime, {
       nodeName: config.nodeName,
@@ -271,8 +341,7 @@ class Agent implements RunningAgent, AgentApi {
       this.#stopController.abort();
       this.#antiEntropy.stop();
       this.#local.stop();
-      this.#server.stop();
-      await Promise.allSettled([this.#http?.close(), this.#dns?.close()]);
+      await Promise.allSettled([this.#http?.close(), this.#dns?.close(), this.#server.stop()]);
       this.#logger.info("cairn agent stopped");
       this.#resolveStopped();
     })();
@@ -381,7 +450,11 @@ class Agent implements RunningAgent, AgentApi {
           leader: String(this.#server.isLeader),
           known_datacenters: "1",
         },
-        raft: { applied_index: String(this.#server.store.lastIndex), state: "Leader" },
+        raft: {
+          applied_index: String(this.#server.appliedIndex),
+          term: String(this.#server.term),
+          state: raftStateName(this.#server.role),
+        },
         runtime: { name: this.#runtime.name },
       },
       Meta: this.config.nodeMeta,
@@ -404,6 +477,13 @@ class Agent implements RunningAgent, AgentApi {
   events(): { index: number; events: UserEvent[] } {
     return { index: this.#events.index, events: this.#events.list() };
   }
+}
+
+function raftStateName(role: string): string {
+  // Consul's names for hashicorp/raft's states.
+  if (role === "leader") return "Leader";
+  if (role === "follower") return "Follower";
+  return "Candidate";
 }
 
 function formatAddress(address: Address | undefined): string {

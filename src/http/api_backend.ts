@@ -9,7 +9,7 @@ import type { ApplyResult } from "../core/state/commands.ts";
 import type { StateStore } from "../core/state/state_store.ts";
 import type { CheckRecord, HealthStatus, ServiceRecord } from "../core/state/types.ts";
 import type { Runtime } from "../runtime.ts";
-import type { Proposal } from "../server/local_server.ts";
+import type { Proposal } from "../server/proposal.ts";
 import type { BlockingConfig } from "./blocking_query.ts";
 
 /** A gossip member as `/v1/agent/members` lists it. */
@@ -41,6 +41,13 @@ export interface ServerApi {
   propose(proposal: Proposal): Promise<ApplyResult>;
   /** Resets a session's TTL; false when it does not exist. */
   renewSession(id: string): boolean;
+  /**
+   * For `?consistent` reads: resolves once this server may answer linearizably (a read-index
+   * round, then applied through it); `undefined` when it may, else the error to answer.
+   */
+  readBarrier(): Promise<ApplyResult | undefined>;
+  /** For default reads: true while this server leads with a valid leader lease. */
+  leaseValid(): boolean;
   /** "ip:port" of the leader, "" when none. */
   leaderAddress(): string;
   /** "ip:port" of every voter. */

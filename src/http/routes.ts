@@ -50,13 +50,28 @@ export class RequestContext {
 
   /** Runs a read as a blocking query, honouring `?index` and `?wait`. */
   async block<T>(run: () => QueryResult<T>): Promise<QueryResult<T>> {
-    this.query.consistency();
+    await this.#ensureConsistency(this.query.consistency());
     const params = blockingParams(this.query, this.#blocking.config);
     if (params.minIndex === undefined || params.minIndex === 0) return run();
     // Only a query that may wait listens for the client going away.
     const signal = AbortSignal.any([this.hono.req.raw.signal, this.backend.stopSignal]);
     const context = { ...this.#blocking, signal };
     return await blockingQuery(context, params, run);
+  }
+
+  /**
+   * `?stale` reads the local store as it is; the default mode needs this server to lead with a
+   * valid lease; `?consistent` waits for a read-index round (DESIGN.md, data flow). Forwarding
+   * to a leader elsewhere arrives with the server RPC.
+   */
+  async #ensureConsistency(mode: "default" | "stale" | "consistent"): Promise<void> {
+    if (mode === "stale") return;
+    if (mode === "consistent") {
+      const refused = await this.backend.server.readBarrier();
+      if (refused !== undefined && !refused.ok) throw new HttpError(refused.status, refused.error);
+      return;
+    }
+    if (!this.backend.server.leaseValid()) throw new HttpError(500, "No cluster leader");
   }
 
   /** A JSON answer; `index` adds `X-Consul-Index` and the leader headers. */

@@ -32,15 +32,16 @@ export function runtimeCommand(entry: string, args: string[]): [string, string[]
 /**
  * Starts `cairn agent -dev` bound to `host` with free ports for HTTP and DNS.
  *
- * @param options loopback host (127.0.0.x) and extra agent flags
+ * @param options loopback host (127.0.0.x), extra agent flags, and `dev: false` to leave out
+ *   `-dev` (for a server started with `-server -data-dir=...` in `args`)
  */
 export async function startAgentProcess(
-  options: { host?: string; args?: string[]; startTimeoutMs?: number } = {},
+  options: { host?: string; args?: string[]; startTimeoutMs?: number; dev?: boolean } = {},
 ): Promise<AgentProcess> {
   const host = options.host ?? "127.0.0.1";
   const args = [
     "agent",
-    "-dev",
+    ...(options.dev === false ? [] : ["-dev"]),
     `-client=${host}`,
     `-bind=${host}`,
     "-http-port=0",
@@ -96,4 +97,34 @@ export async function startAgentProcess(
       return code;
     },
   };
+}
+
+/**
+ * Runs `cairn <args>` to its exit, for commands expected to stop on their own (an agent that
+ * refuses to start); kills it with SIGKILL after `timeoutMs`.
+ *
+ * @param args the CLI arguments
+ * @param timeoutMs how long to wait for the exit
+ * @returns the exit code (or signal) and everything written to stdout and stderr
+ */
+export async function runCairnToExit(
+  args: string[],
+  timeoutMs = 20_000,
+): Promise<{ code: number | string | null; stdout: string; stderr: string }> {
+  const [command, commandArgs] = runtimeCommand(cliMain, args);
+  const child = spawn(command, commandArgs, {
+    cwd: projectDir,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk: Uint8Array) => stdout += new TextDecoder().decode(chunk));
+  child.stderr?.on("data", (chunk: Uint8Array) => stderr += new TextDecoder().decode(chunk));
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const code = await new Promise<number | string | null>((resolve) => {
+    child.on("close", (exitCode, signal) => resolve(exitCode ?? signal));
+  });
+  clearTimeout(timer);
+  return { code, stdout, stderr };
 }

@@ -3,14 +3,16 @@
 // info, list, node, renew (404 when unknown), destroy (releasing held locks), `Behavior: delete`
 // (deleting held keys); and a session's TTL expires at twice its value, releasing its locks.
 // Method: an in-process dev agent driven through `agent.fetch` for the HTTP side. TTL expiry
-// takes 20 s at the minimum TTL, too slow for a test, so it is checked on `LocalServer` directly
-// with a fake Runtime whose clock and timers the test advances by hand.
+// takes 20 s at the minimum TTL, too slow for a test, so it is checked on a `RaftServer` (on
+// in-memory files, as `-dev` runs it) with a fake Runtime whose clock and timers the test
+// advances by hand.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { RunningAgent } from "../../src/agent/agent.ts";
 import type { CheckInput } from "../../src/core/state/commands.ts";
 import type { Runtime, TimerHandle } from "../../src/runtime.ts";
-import { LocalServer } from "../../src/server/local_server.ts";
+import { RaftServer } from "../../src/server/raft_server.ts";
+import { MemoryFileStore } from "../../src/storage/memory_files.ts";
 import { call, put, startTestAgent } from "./_agent.ts";
 
 const sessionFields = [
@@ -212,6 +214,11 @@ describe("HTTP /v1/session", () => {
   });
 });
 
+/** Lets the server's ready loop (in-memory files: promises only) finish what a timer started. */
+async function settle(): Promise<void> {
+  for (let round = 0; round < 3; round++) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /** A clock and timers that only move when the test says so. */
 class ManualTime {
   nowMs = 1_000_000;
@@ -251,7 +258,7 @@ class ManualTime {
   }
 }
 
-describe("LocalServer session TTLs", () => {
+describe("RaftServer session TTLs", () => {
   const serfHealth: CheckInput = {
     checkId: "serfHealth",
     name: "Serf Health Status",
@@ -265,9 +272,14 @@ describe("LocalServer session TTLs", () => {
     definition: {},
   };
 
-  async function startServer(): Promise<{ time: ManualTime; server: LocalServer }> {
+  async function startServer(): Promise<{ time: ManualTime; server: RaftServer }> {
     const time = new ManualTime();
-    const server = new LocalServer(time.runtime());
+    const server = await RaftServer.open(time.runtime(), {
+      id: "node-1",
+      address: "127.0.0.1:8300",
+      files: new MemoryFileStore("memory:raft"),
+      bootstrap: true,
+    });
     const registered = await server.propose({
       type: "register",
       node: {
@@ -287,7 +299,7 @@ describe("LocalServer session TTLs", () => {
   }
 
   async function createSession(
-    server: LocalServer,
+    server: RaftServer,
     id: string,
     options: { ttlMs: number; behavior: "release" | "delete" },
   ): Promise<void> {
@@ -307,7 +319,7 @@ describe("LocalServer session TTLs", () => {
     assert.equal(result.ok, true);
   }
 
-  async function acquire(server: LocalServer, key: string, session: string): Promise<unknown> {
+  async function acquire(server: RaftServer, key: string, session: string): Promise<unknown> {
     const result = await server.propose({
       type: "kvSet",
       op: { verb: "lock", key, value: new Uint8Array([1]), flags: 0, index: 0, session },
@@ -316,7 +328,7 @@ describe("LocalServer session TTLs", () => {
     return (result as { value: unknown }).value;
   }
 
-  it("`LocalServer` expires a session at 2 x TTL and releases its locks", async () => {
+  it("`RaftServer` expires a session at 2 x TTL and releases its locks", async () => {
     const { time, server } = await startServer();
     try {
       await createSession(server, "s1", { ttlMs: 10_000, behavior: "release" });
@@ -327,7 +339,7 @@ describe("LocalServer session TTLs", () => {
       assert.equal(server.store.kvGet("leader").value?.session, "s1");
 
       time.advance(1);
-      await Promise.resolve();
+      await settle();
       assert.equal(server.store.session("s1").value.length, 0, "expired at 2 x TTL");
       const pair = server.store.kvGet("leader").value;
       assert.equal(pair?.session, "", "the lock is released");
@@ -339,46 +351,50 @@ describe("LocalServer session TTLs", () => {
       time.advance(15_000);
       assert.equal(await acquire(server, "leader", "s2"), true);
     } finally {
-      server.stop();
+      await server.stop();
     }
   });
 
-  it("`LocalServer.renewSession()` restarts the 2 x TTL countdown", async () => {
+  it("`RaftServer.renewSession()` restarts the 2 x TTL countdown", async () => {
     const { time, server } = await startServer();
     try {
       await createSession(server, "s1", { ttlMs: 10_000, behavior: "release" });
       time.advance(15_000);
       assert.equal(server.renewSession("s1"), true);
       time.advance(15_000);
+      await settle();
       assert.equal(server.store.session("s1").value.length, 1, "renewed at 15 s: lives to 35 s");
       time.advance(5_000);
+      await settle();
       assert.equal(server.store.session("s1").value.length, 0);
       assert.equal(server.renewSession("s1"), false, "an expired session cannot be renewed");
     } finally {
-      server.stop();
+      await server.stop();
     }
   });
 
-  it("`LocalServer` deletes the keys of an expired `delete` session", async () => {
+  it("`RaftServer` deletes the keys of an expired `delete` session", async () => {
     const { time, server } = await startServer();
     try {
       await createSession(server, "s1", { ttlMs: 10_000, behavior: "delete" });
       assert.equal(await acquire(server, "member/a", "s1"), true);
       time.advance(20_000);
+      await settle();
       assert.equal(server.store.kvGet("member/a").value, undefined);
     } finally {
-      server.stop();
+      await server.stop();
     }
   });
 
-  it("`LocalServer` never expires a session without a TTL", async () => {
+  it("`RaftServer` never expires a session without a TTL", async () => {
     const { time, server } = await startServer();
     try {
       await createSession(server, "forever", { ttlMs: 0, behavior: "release" });
       time.advance(86_400_000);
+      await settle();
       assert.equal(server.store.session("forever").value.length, 1);
     } finally {
-      server.stop();
+      await server.stop();
     }
   });
 });

@@ -1,0 +1,601 @@
+/**
+ * A server: the shell around one Raft core. It owns the core, a tick timer, the write-ahead log
+ * (through a group committer), the snapshot files and the state store, and carries every
+ * `Ready` out under the contract in `src/core/raft/ready.ts`:
+ *
+ * 1. persist the snapshot (file, then a WAL reset), the entries and the hard state — one
+ *    fdatasync for entries and hard state together;
+ * 2. send messages (none leave before step 1 is durable);
+ * 3. apply the snapshot, then the committed entries, to the state store, resolving the proposals
+ *    and reads waiting on them; on the leader, leader duties follow each command;
+ * 4. advance; then take a snapshot when one is due, and compact the WAL behind it.
+ *
+ * `-dev` runs this same server on in-memory files; `-server -data-dir` on disk. Both are
+ * one-server clusters today: the server RPC transport (port 8300) that carries messages between
+ * servers is not built, so a server only bootstraps itself as the sole voter (TODO(#3)).
+ *
+ * @example
+ * ```ts ignore
+ * const server = await RaftServer.open(runtime, {
+ *   id: "node-1",
+ *   address: "127.0.0.1:8300",
+ *   files: await runtime.files(`${dataDir}/raft`),
+ *   bootstrap: true,
+ * });
+ * const result = await server.propose({ type: "kvSet", op });
+ * await server.stop();
+ * ```
+ *
+ * @module
+ */
+
+import type { Membership, ServerId, Snapshot } from "../core/raft/messages.ts";
+import type { RaftConfig } from "../core/raft/config.ts";
+import { defaultRaftConfig } from "../core/raft/config.ts";
+import { Raft } from "../core/raft/raft.ts";
+import type { Ready, Role } from "../core/raft/ready.ts";
+import { SeededRandom } from "../core/random.ts";
+import type { ApplyResult, Command } from "../core/state/commands.ts";
+import {
+  decodeSnapshot as decodeStateSnapshot,
+  encodeSnapshot as encodeStateSnapshot,
+  restoreSnapshot,
+} from "../core/state/snapshot.ts";
+import { StateStore } from "../core/state/state_store.ts";
+import type { FileStore, Runtime, TimerHandle } from "../runtime.ts";
+import { GroupCommitter } from "../storage/group_committer.ts";
+import { SnapshotStore } from "../storage/snapshot_store.ts";
+import type { WriteAheadLogOptions } from "../storage/wal.ts";
+import { WriteAheadLog } from "../storage/wal.ts";
+import {
+  decodeCommand,
+  decodeMembership,
+  encodeCommand,
+  encodeMembership,
+  fromLogEntry,
+  toLogEntry,
+} from "./_entry_codec.ts";
+import {
+  defaultLeaderDutiesConfig,
+  LeaderDuties,
+  type LeaderDutiesConfig,
+} from "./leader_duties.ts";
+import { noLeaderResult, type Proposal } from "./proposal.ts";
+
+/** Tuning for one Raft server. */
+export interface RaftServerConfig {
+  /** Time between `Raft.tick()` calls; the core's timeouts are counted in ticks. @default {100} (Consul's) */
+  tickMs: number;
+  /** The consensus core's tuning. @default {defaultRaftConfig()} */
+  raft: RaftConfig;
+  /** Session TTLs and tombstone reaping on the leader. @default {defaultLeaderDutiesConfig()} */
+  duties: LeaderDutiesConfig;
+  /** Proposals waiting to be applied; past it a write answers 503 at once. @default {8_192} */
+  pendingProposalsMax: number;
+  /** Consistent reads waiting for their read index; past it a read answers 503. @default {4_096} */
+  pendingReadsMax: number;
+  /** Write-ahead log tuning. @default {{}} (the log's own defaults) */
+  wal: WriteAheadLogOptions;
+}
+
+/** Consul's defaults. */
+export function defaultRaftServerConfig(): RaftServerConfig {
+  return {
+    tickMs: 100, // Consul's shell ticks Raft every 100 ms: a 1 s election timeout.
+    // A 512 KiB KV value (Consul's limit) plus its key and the command's fields must fit one entry.
+    raft: { ...defaultRaftConfig(), entryBytesMax: 1_048_576 },
+    duties: defaultLeaderDutiesConfig(),
+    pendingProposalsMax: 8_192, // Twice the core's uncommitted bound: room for applied-not-answered.
+    pendingReadsMax: 4_096, // As the core's readRequestsMax.
+    wal: {},
+  };
+}
+
+/** Where the server logs what recovery found. */
+export interface RaftServerLog {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** Options for {@link RaftServer.open}. */
+export interface RaftServerOptions {
+  /** This server's Raft id (its node ID). */
+  id: ServerId;
+  /** "ip:port" of this server's RPC, as status endpoints show it. */
+  address: string;
+  /** The directory of the WAL and snapshots (`<data-dir>/raft`, or in memory for `-dev`). */
+  files: FileStore;
+  /**
+   * Make this server the sole voter of a new cluster when `files` hold no Raft state. A server
+   * with state never bootstraps again.
+   */
+  bootstrap: boolean;
+  /** @default {defaultRaftServerConfig()} */
+  config?: RaftServerConfig;
+  /** @default {drops every line} */
+  log?: RaftServerLog;
+}
+
+/** Counters, for tests, `/v1/agent/self` and benchmarks. */
+export interface RaftServerStats {
+  /** Batches written to the WAL, each one fdatasync. */
+  walBatches: number;
+  /** Entries applied to the state store since start (replay included). */
+  appliedEntries: number;
+  /** Snapshots taken since start. */
+  snapshots: number;
+  /** Messages the core wanted sent with no transport to carry them. */
+  droppedMessages: number;
+}
+
+interface PendingProposal {
+  readonly term: number;
+  readonly resolve: (result: ApplyResult) => void;
+}
+
+interface PendingRead {
+  resolve(result: ApplyResult | undefined): void;
+  /** The applied index the read must wait for; `undefined` until the core confirms it. */
+  index: number | undefined;
+}
+
+const quiet: RaftServerLog = { info() {}, warn() {}, error() {} };
+
+/** One Raft server and its state store. */
+export class RaftServer {
+  /** The replicated state; read it directly for `?stale` and (on the leader) default reads. */
+  readonly store: StateStore;
+  readonly #runtime: Runtime;
+  readonly #id: ServerId;
+  readonly #address: string;
+  readonly #config: RaftServerConfig;
+  readonly #log: RaftServerLog;
+  readonly #raft: Raft;
+  readonly #wal: WriteAheadLog;
+  readonly #committer: GroupCommitter;
+  readonly #snapshots: SnapshotStore;
+  readonly #duties: LeaderDuties;
+  readonly #pending = new Map<number, PendingProposal>();
+  readonly #reads = new Map<number, PendingRead>();
+  readonly #stats: RaftServerStats = {
+    walBatches: 0,
+    appliedEntries: 0,
+    snapshots: 0,
+    droppedMessages: 0,
+  };
+  #nextReadId = 1;
+  #role: Role = "follower";
+  #tickTimer: TimerHandle | undefined;
+  #driving: Promise<void> | undefined;
+  #driveAgain = false;
+  #failure: Error | undefined;
+  #stopped = false;
+
+  private constructor(
+    runtime: Runtime,
+    options: RaftServerOptions,
+    parts: { store: StateStore; raft: Raft; wal: WriteAheadLog; snapshots: SnapshotStore },
+  ) {
+    this.#runtime = runtime;
+    this.#id = options.id;
+    this.#address = options.address;
+    this.#config = options.config ?? defaultRaftServerConfig();
+    this.#log = options.log ?? quiet;
+    this.store = parts.store;
+    this.#raft = parts.raft;
+    this.#wal = parts.wal;
+    this.#committer = new GroupCommitter(parts.wal);
+    this.#snapshots = parts.snapshots;
+    this.#duties = new LeaderDuties(runtime, {
+      store: this.store,
+      propose: (proposal) => this.propose(proposal),
+      config: this.#config.duties,
+    });
+  }
+
+  /**
+   * Recovers a server from `options.files`: loads the newest valid snapshot into a new state
+   * store, opens the WAL (cutting a torn tail, which it reports), hands both to the Raft core,
+   * replays the committed entries, and starts ticking. A sole voter elects itself at once.
+   *
+   * @param runtime clock, timers, randomness
+   * @param options identity, files, bootstrap, tuning
+   * @returns the running server, with every entry committed before the restart applied
+   * @throws Error "Cannot open the write-ahead log: ..." when the log is damaged in the middle
+   */
+  static async open(runtime: Runtime, options: RaftServerOptions): Promise<RaftServer> {
+    const config = options.config ?? defaultRaftServerConfig();
+    const log = options.log ?? quiet;
+    const snapshots = new SnapshotStore(options.files);
+    const loaded = await snapshots.load();
+    for (const { name, reason } of loaded.skipped) {
+      log.warn(`Skipped snapshot ${name} in ${options.files.dir}: ${reason}`);
+    }
+    const wal = await WriteAheadLog.open(options.files, config.wal);
+    reportRecovery(log, options.files.dir, wal);
+    const store = new StateStore();
+    let snapshot: Snapshot | undefined;
+    if (loaded.snapshot !== undefined) {
+      const { index, term, configuration, data } = loaded.snapshot;
+      restoreSnapshot(store, decodeStateSnapshot(data));
+      snapshot = { meta: { index, term, membership: decodeMembership(configuration) }, data };
+      log.info(`Restored snapshot ${loaded.name} (index ${index}, term ${term})`);
+    }
+    const from = Math.max(wal.firstIndex, (snapshot?.meta.index ?? 0) + 1);
+    const entries = from <= wal.lastIndex
+      ? (await wal.entries(from, wal.lastIndex + 1)).map(fromLogEntry)
+      : [];
+    const hardState = wal.hardState;
+    const empty = snapshot === undefined && wal.lastIndex === 0 && hardState.term === 0;
+    const seed = new Uint32Array(1);
+    runtime.randomBytes(new Uint8Array(seed.buffer));
+    const raft = new Raft({
+      id: options.id,
+      random: new SeededRandom(seed[0]),
+      config: config.raft,
+      storage: empty ? undefined : {
+        hardState: {
+          term: hardState.term,
+          vote: hardState.vote === "" ? undefined : hardState.vote,
+          commit: hardState.commit,
+        },
+        snapshot,
+        entries,
+      },
+      bootstrapVoters: empty && options.bootstrap ? [options.id] : undefined,
+    });
+    if (empty && options.bootstrap) log.info(`Bootstrapped a new cluster with "${options.id}"`);
+    const server = new RaftServer(runtime, options, { store, raft, wal, snapshots });
+    await server.#start();
+    return server;
+  }
+
+  async #start(): Promise<void> {
+    // Replay: the first Readys hand out every entry committed before the restart.
+    this.#campaignIfSoleVoter();
+    await this.#drive();
+    if (this.#failure !== undefined) throw this.#failure;
+    this.#tickTimer = this.#runtime.timers.every(this.#config.tickMs, () => {
+      if (this.#stopped || this.#failure !== undefined) return;
+      this.#raft.tick();
+      this.#kick();
+    });
+  }
+
+  /**
+   * A cluster whose only voter is this server needs no election timeout: nobody else can vote
+   * or lead, so run the election now (etcd's `Campaign()` in effect) by ticking through it.
+   */
+  #campaignIfSoleVoter(): void {
+    const { voters } = this.#raft.membership;
+    if (voters.length !== 1 || voters[0] !== this.#id) return;
+    const ticksMax = 2 * this.#config.raft.electionTimeoutTicks + 2;
+    for (let tick = 0; tick < ticksMax && this.#raft.role !== "leader"; tick++) this.#raft.tick();
+  }
+
+  /** This server's Raft id. */
+  get id(): ServerId {
+    return this.#id;
+  }
+
+  /** True while this server leads. */
+  get isLeader(): boolean {
+    return this.#raft.role === "leader";
+  }
+
+  /** The role in the current term. */
+  get role(): Role {
+    return this.#raft.role;
+  }
+
+  /** The voters and non-voters in force. */
+  get membership(): Membership {
+    return this.#raft.membership;
+  }
+
+  /** The last index applied to the state store (Raft's, noop and membership entries included). */
+  get appliedIndex(): number {
+    return this.#raft.appliedIndex;
+  }
+
+  /** The current term. */
+  get term(): number {
+    return this.#raft.term;
+  }
+
+  /** Counters so far (a copy). */
+  get stats(): RaftServerStats {
+    return { ...this.#stats, walBatches: this.#committer.stats.batches };
+  }
+
+  /** "ip:port" of the leader, "" when none is known. */
+  leaderAddress(): string {
+    // Only this server's address is known until servers exchange theirs over RPC.
+    return this.#raft.leader === this.#id ? this.#address : "";
+  }
+
+  /** "ip:port" of every voter whose address is known. */
+  peers(): string[] {
+    return this.#raft.membership.voters.includes(this.#id) ? [this.#address] : [];
+  }
+
+  /** True while this leader may answer default-consistency reads from its own state. */
+  leaseValid(): boolean {
+    return this.#raft.leaseValid();
+  }
+
+  /**
+   * Stamps `proposal` with this server's wall time, appends it to the log, and resolves once it
+   * is applied, with the state store's result. Resolves `{ ok: false }` at once when this
+   * server does not lead or is saturated, and later if leadership is lost before the entry is
+   * applied (the write may or may not have happened, as with Consul).
+   *
+   * @param proposal the command without its time
+   */
+  propose(proposal: Proposal): Promise<ApplyResult> {
+    if (this.#failure !== undefined) {
+      return Promise.resolve({
+        ok: false,
+        error: `Cannot propose: the server failed: ${this.#failure.message}`,
+        status: 500,
+      });
+    }
+    if (this.#stopped) return Promise.resolve(noLeaderResult());
+    if (this.#pending.size >= this.#config.pendingProposalsMax) {
+      return Promise.resolve(busyResult(`${this.#pending.size} proposals are pending`));
+    }
+    const command = { ...proposal, atMs: this.#runtime.clock.wallMs() } as Command;
+    const outcome = this.#raft.propose(encodeCommand(command));
+    if (outcome.type === "rejected") {
+      if (outcome.reason === "busy") {
+        return Promise.resolve(busyResult("the log holds too many uncommitted entries"));
+      }
+      if (outcome.reason === "tooLarge") {
+        return Promise.resolve({
+          ok: false,
+          error: "Cannot propose: the command is larger than entryBytesMax " +
+            `(${this.#config.raft.entryBytesMax} bytes)`,
+          status: 413,
+        });
+      }
+      return Promise.resolve(noLeaderResult());
+    }
+    const result = new Promise<ApplyResult>((resolve) => {
+      this.#pending.set(outcome.index, { term: outcome.term, resolve });
+    });
+    this.#kick();
+    return result;
+  }
+
+  /**
+   * Waits until this server may answer a linearizable read from its state store: the leader
+   * confirms it still leads with a heartbeat round (read-index, Raft thesis §6.4), then waits
+   * until it has applied through the commit index noted when the read arrived.
+   *
+   * @returns `undefined` when the store may be read, else the error to answer
+   */
+  readBarrier(): Promise<ApplyResult | undefined> {
+    if (this.#stopped || this.#failure !== undefined) return Promise.resolve(noLeaderResult());
+    if (this.#reads.size >= this.#config.pendingReadsMax) {
+      return Promise.resolve(busyResult(`${this.#reads.size} consistent reads are pending`));
+    }
+    const requestId = this.#nextReadId++;
+    const outcome = this.#raft.readIndex(requestId);
+    if (outcome.type === "rejected") {
+      if (outcome.reason === "busy") {
+        return Promise.resolve(busyResult("too many consistent reads are pending"));
+      }
+      return Promise.resolve(noLeaderResult());
+    }
+    const read = new Promise<ApplyResult | undefined>((resolve) => {
+      this.#reads.set(requestId, { resolve, index: undefined });
+    });
+    this.#kick();
+    return read;
+  }
+
+  /**
+   * Restarts a session's TTL countdown (on the leader, where the timers are).
+   *
+   * @param id the session
+   * @returns false when the session does not exist
+   */
+  renewSession(id: string): boolean {
+    return this.#duties.renewSession(id);
+  }
+
+  /** Stops ticking and leader duties, fails waiting requests, and waits for the write in flight. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#tickTimer?.cancel();
+    this.#duties.stop();
+    this.#failWaiting();
+    await this.#driving;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The ready loop.
+
+  /** Runs the ready loop soon, unless it is running (then it loops once more). */
+  #kick(): void {
+    if (this.#driving !== undefined) {
+      this.#driveAgain = true;
+      return;
+    }
+    void this.#drive();
+  }
+
+  #drive(): Promise<void> {
+    if (this.#driving !== undefined) {
+      this.#driveAgain = true;
+      return this.#driving;
+    }
+    // `.finally` runs as a later microtask, so it clears `#driving` even when the loop had
+    // nothing to do and finished synchronously; work that arrived in between runs again.
+    this.#driving = this.#readyLoop().finally(() => {
+      this.#driving = undefined;
+      if (this.#driveAgain && !this.#stopped && this.#failure === undefined) this.#kick();
+    });
+    return this.#driving;
+  }
+
+  async #readyLoop(): Promise<void> {
+    try {
+      do {
+        this.#driveAgain = false;
+        while (!this.#stopped && this.#failure === undefined && this.#raft.hasReady()) {
+          await this.#handleReady(this.#raft.ready());
+          await this.#maybeSnapshot();
+        }
+      } while (this.#driveAgain && !this.#stopped && this.#failure === undefined);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  async #handleReady(ready: Ready): Promise<void> {
+    // 1. Persist: nothing of this Ready leaves the process before it is durable.
+    const snapshot = ready.snapshotToApply;
+    if (snapshot !== undefined) {
+      await this.#snapshots.save({
+        index: snapshot.meta.index,
+        term: snapshot.meta.term,
+        configuration: encodeMembership(snapshot.meta.membership),
+        data: snapshot.data,
+      });
+      await this.#wal.reset(snapshot.meta.index);
+    }
+    const entries = ready.entriesToPersist.map(toLogEntry);
+    const hard = ready.hardState;
+    if (entries.length > 0 || hard !== undefined) {
+      const hardState = hard === undefined
+        ? undefined
+        : { term: hard.term, vote: hard.vote ?? "", commit: hard.commit };
+      await this.#committer.append(entries, hardState);
+    }
+    // 2. Send. A sole voter has no one to send to; with no transport, count what would leave.
+    this.#stats.droppedMessages += ready.messagesToSend.length;
+    // 3. Apply.
+    if (snapshot !== undefined) this.#applySnapshot(snapshot);
+    for (const entry of ready.committedEntries) this.#applyEntry(entry);
+    for (const state of ready.readStates) {
+      const read = this.#reads.get(state.requestId);
+      if (read !== undefined) read.index = state.index;
+    }
+    this.#followRole(ready.softState.role);
+    // 4. Advance; then reads whose index is now applied may be answered.
+    this.#raft.advance();
+    this.#answerReads();
+  }
+
+  #applySnapshot(snapshot: Snapshot): void {
+    restoreSnapshot(this.store, decodeStateSnapshot(snapshot.data));
+    // Proposals at indexes the snapshot covers can no longer be matched to their entry.
+    for (const [index, pending] of this.#pending) {
+      if (index > snapshot.meta.index) continue;
+      this.#pending.delete(index);
+      pending.resolve(noLeaderResult());
+    }
+  }
+
+  #applyEntry(entry: Ready["committedEntries"][number]): void {
+    this.#stats.appliedEntries += 1;
+    let result: ApplyResult | undefined;
+    let command: Command | undefined;
+    if (entry.type === "normal") {
+      command = decodeCommand(entry.data);
+      result = this.store.apply(entry.index, command);
+      if (this.#duties.active) this.#duties.afterApply(command, result);
+    }
+    const pending = this.#pending.get(entry.index);
+    if (pending === undefined) return;
+    this.#pending.delete(entry.index);
+    // Another entry at this index means the proposal was lost with its leader's term (Raft §5.3).
+    if (pending.term !== entry.term || result === undefined) pending.resolve(noLeaderResult());
+    else pending.resolve(result);
+  }
+
+  #answerReads(): void {
+    const applied = this.#raft.appliedIndex;
+    for (const [requestId, read] of this.#reads) {
+      if (read.index === undefined || read.index > applied) continue;
+      this.#reads.delete(requestId);
+      read.resolve(undefined);
+    }
+  }
+
+  #followRole(role: Role): void {
+    if (role === this.#role) return;
+    const wasLeader = this.#role === "leader";
+    this.#role = role;
+    if (role === "leader") {
+      this.#log.info(`Leading term ${this.#raft.term}`);
+      this.#duties.start();
+    } else if (wasLeader) {
+      this.#log.warn(`Lost leadership in term ${this.#raft.term}`);
+      this.#duties.stop();
+      this.#failWaiting();
+    }
+  }
+
+  async #maybeSnapshot(): Promise<void> {
+    if (!this.#raft.snapshotDue()) return;
+    const data = encodeStateSnapshot(this.store);
+    const { meta, firstIndexKept } = this.#raft.createSnapshot(this.#raft.appliedIndex, data);
+    // The snapshot file first: the WAL behind it may go only once the snapshot is durable.
+    await this.#snapshots.save({
+      index: meta.index,
+      term: meta.term,
+      configuration: encodeMembership(meta.membership),
+      data,
+    });
+    const removed = await this.#wal.compact(firstIndexKept - 1);
+    this.#stats.snapshots += 1;
+    this.#log.info(
+      `Took a snapshot at index ${meta.index}; removed ${removed} WAL segment(s) before ` +
+        `index ${firstIndexKept}`,
+    );
+  }
+
+  #failWaiting(): void {
+    for (const pending of this.#pending.values()) pending.resolve(noLeaderResult());
+    this.#pending.clear();
+    for (const read of this.#reads.values()) read.resolve(noLeaderResult());
+    this.#reads.clear();
+  }
+
+  #fail(error: unknown): void {
+    // A failed fsync cannot be retried (the kernel may have dropped the pages): stop writing,
+    // answer every waiting request, and leave recovery to a restart.
+    this.#failure = error instanceof Error ? error : new Error(String(error));
+    this.#log.error(`Cannot continue the Raft server: ${this.#failure.message}`);
+    this.#tickTimer?.cancel();
+    this.#duties.stop();
+    this.#failWaiting();
+  }
+}
+
+function busyResult(why: string): ApplyResult {
+  return { ok: false, error: `Cannot propose: ${why}; retry later`, status: 503 };
+}
+
+function reportRecovery(log: RaftServerLog, dir: string, wal: WriteAheadLog): void {
+  const report = wal.recovery;
+  for (const tail of report.tornTails) {
+    log.warn(
+      `Cut a torn tail off the write-ahead log in ${dir}: ${tail.segment} at offset ` +
+        `${tail.offset}, ${tail.bytesDropped} bytes (${tail.reason})`,
+    );
+  }
+  for (const removed of report.segmentsRemoved) {
+    log.warn(`Removed write-ahead log segment ${removed.segment} in ${dir}: ${removed.reason}`);
+  }
+  if (report.segmentsRead > 0) {
+    log.info(
+      `Recovered the write-ahead log in ${dir}: ${report.segmentsRead} segment(s), ` +
+        `${report.recordsKept} records, entries ${wal.firstIndex}..${wal.lastIndex}`,
+    );
+  }
+}
