@@ -9,6 +9,7 @@ import { z } from "zod";
 import { serviceSchema, toServiceInput } from "../agent/service_definition.ts";
 import type { CheckInput, NodeInput, ServiceInput } from "../core/state/commands.ts";
 import type { NodeRecord } from "../core/state/types.ts";
+import { sortByDistance } from "../core/vivaldi/distance_sort.ts";
 import { badRequest, HttpError } from "./http_error.ts";
 import { ciObject, parseWith, readJson, stringMap } from "./json_input.ts";
 import { renderCatalogService, renderNode, renderService } from "./render.ts";
@@ -158,7 +159,7 @@ async function nodes(request: RequestContext): Promise<Response> {
   return request.json(sortNear(request, selected).map(renderNode), { index: result.index });
 }
 
-/** `?near=_agent|<node>` puts that node first; without coordinates the rest keep name order. */
+/** `?near=_agent|<node>` sorts by estimated round-trip time from that node (Vivaldi). */
 export function sortNear<T extends NodeRecord | { node: NodeRecord }>(
   request: RequestContext,
   items: T[],
@@ -170,7 +171,14 @@ export function sortNear<T extends NodeRecord | { node: NodeRecord }>(
     "node" in item && typeof item.node === "object"
       ? (item.node as NodeRecord).node
       : (item as NodeRecord).node;
-  return [...items].sort((a, b) => Number(nameOf(b) === target) - Number(nameOf(a) === target));
+  const store = request.backend.server.store;
+  const origin = store.coordinate(target)?.coord;
+  // Without a coordinate for the source (gossip has not measured it yet) only the source
+  // itself can be placed: first, with the rest in catalog order.
+  if (origin === undefined) {
+    return [...items].sort((a, b) => Number(nameOf(b) === target) - Number(nameOf(a) === target));
+  }
+  return sortByDistance(origin, items, (item) => store.coordinate(nameOf(item))?.coord);
 }
 
 async function services(request: RequestContext): Promise<Response> {

@@ -9,6 +9,7 @@ import { Hono } from "hono";
 import { registerAgentRoutes } from "./agent.ts";
 import type { ApiBackend } from "./api_backend.ts";
 import { registerCatalogRoutes } from "./catalog.ts";
+import { registerCoordinateRoutes } from "./coordinate.ts";
 import { registerEventRoutes } from "./event.ts";
 import { registerHealthRoutes } from "./health.ts";
 import { HttpError } from "./http_error.ts";
@@ -42,6 +43,7 @@ export function createHttpApi(backend: ApiBackend): Hono {
   registerSessionRoutes(routes);
   registerStatusRoutes(routes);
   registerEventRoutes(routes);
+  registerCoordinateRoutes(routes);
   if (backend.ui) registerUiRoutes(routes);
   routes.finish();
   app.get("/", (context) => context.redirect(backend.ui ? "/ui/" : "/v1/agent/self"));

@@ -10,7 +10,14 @@
 
 import { assert } from "../assert.ts";
 import { SortedMap } from "./sorted_map.ts";
-import type { CheckRecord, KvRecord, NodeRecord, ServiceRecord, SessionRecord } from "./types.ts";
+import type {
+  CheckRecord,
+  CoordinateRecord,
+  KvRecord,
+  NodeRecord,
+  ServiceRecord,
+  SessionRecord,
+} from "./types.ts";
 
 /** The open write: its log index, the proposer's time, and what it touched. */
 export interface WriteContext {
@@ -33,6 +40,8 @@ export class Tables {
   readonly sessionKeys = new Map<string, Set<string>>();
   /** key → wall time until which a lock cannot be acquired (lock-delay). */
   readonly lockDelays = new Map<string, number>();
+  /** node → its latest network coordinate */
+  readonly coordinates = new Map<string, CoordinateRecord>();
   /** table or sub-table name ("kvs", "service:web") → index of its last change */
   readonly indexes = new Map<string, number>();
   lastIndex = 0;
@@ -155,6 +164,20 @@ export class Tables {
     const previous = this.sessions.get(id);
     this.#undo.push(() => restore(this.sessions, id, previous));
     this.sessions.delete(id);
+  }
+
+  putCoordinate(record: CoordinateRecord): void {
+    const previous = this.coordinates.get(record.node);
+    this.#undo.push(() => restore(this.coordinates, record.node, previous));
+    this.coordinates.set(record.node, record);
+  }
+
+  removeCoordinate(node: string): void {
+    const previous = this.coordinates.get(node);
+    if (previous === undefined) return;
+    this.#undo.push(() => restore(this.coordinates, node, previous));
+    this.coordinates.delete(node);
+    this.bump("coordinates");
   }
 
   removeLockDelay(key: string): void {

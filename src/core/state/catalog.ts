@@ -105,6 +105,7 @@ export function deregister(
   for (const service of tables.servicesOf(node)) removeService(tables, node, service.id);
   for (const check of tables.checksOf(node)) removeCheck(tables, node, check.checkId);
   destroySessionsOfNode(tables, node);
+  tables.removeCoordinate(node);
   tables.removeNode(node);
   tables.bump("nodes");
   tables.bump(`node:${node}`);

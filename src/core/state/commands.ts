@@ -7,7 +7,14 @@
  * @module
  */
 
-import type { CheckRecord, KvFlags, NodeRecord, ServiceRecord, SessionRecord } from "./types.ts";
+import type {
+  CheckRecord,
+  CoordinateRecord,
+  KvFlags,
+  NodeRecord,
+  ServiceRecord,
+  SessionRecord,
+} from "./types.ts";
 
 /** A node as given to a registration: a record without indexes. */
 export type NodeInput = Omit<NodeRecord, "createIndex" | "modifyIndex">;
@@ -94,7 +101,8 @@ export type Command =
   | { type: "sessionCreate"; atMs: number; session: SessionInput }
   | { type: "sessionDestroy"; atMs: number; id: string }
   | { type: "txn"; atMs: number; ops: TxnOp[] }
-  | { type: "tombstoneReap"; atMs: number; throughIndex: number };
+  | { type: "tombstoneReap"; atMs: number; throughIndex: number }
+  | { type: "coordinateBatchUpdate"; atMs: number; updates: CoordinateRecord[] };
 
 /** The outcome of one applied command. Failures are values: they do not throw. */
 export type ApplyResult =

@@ -7,7 +7,14 @@
 
 import { decode, encode } from "@msgpack/msgpack";
 import type { StateStore } from "./state_store.ts";
-import type { CheckRecord, KvRecord, NodeRecord, ServiceRecord, SessionRecord } from "./types.ts";
+import type {
+  CheckRecord,
+  CoordinateRecord,
+  KvRecord,
+  NodeRecord,
+  ServiceRecord,
+  SessionRecord,
+} from "./types.ts";
 
 const snapshotFormat = "cairn-state";
 const snapshotVersion = 1;
@@ -24,6 +31,8 @@ export interface StateSnapshot {
   tombstones: [string, number][];
   sessions: SessionRecord[];
   lockDelays: [string, number][];
+  /** Absent in snapshots written before coordinates existed. */
+  coordinates?: CoordinateRecord[];
   indexes: [string, number][];
 }
 
@@ -44,6 +53,7 @@ export function encodeSnapshot(store: StateStore): Uint8Array {
     tombstones: [...tables.tombstones.entries()],
     sessions: [...tables.sessions.values()],
     lockDelays: [...tables.lockDelays.entries()],
+    coordinates: [...tables.coordinates.values()],
     indexes: [...tables.indexes.entries()],
   };
   // Unset optional fields (a check definition's `http`, ...) stay absent: encoded as nil they
@@ -89,6 +99,7 @@ export function restoreSnapshot(store: StateStore, snapshot: StateSnapshot): voi
   tables.sessions.clear();
   tables.sessionKeys.clear();
   tables.lockDelays.clear();
+  tables.coordinates.clear();
   tables.indexes.clear();
   for (const node of snapshot.nodes) tables.nodes.set(node.node, node);
   for (const service of snapshot.services) {
@@ -110,6 +121,7 @@ export function restoreSnapshot(store: StateStore, snapshot: StateSnapshot): voi
   for (const [key, index] of snapshot.tombstones) tables.tombstones.set(key, index);
   for (const session of snapshot.sessions) tables.sessions.set(session.id, session);
   for (const [key, until] of snapshot.lockDelays) tables.lockDelays.set(key, until);
+  for (const record of snapshot.coordinates ?? []) tables.coordinates.set(record.node, record);
   for (const [name, index] of snapshot.indexes) tables.indexes.set(name, index);
   tables.lastIndex = snapshot.lastIndex;
   store.watches.fireAll();

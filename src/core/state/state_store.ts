@@ -15,6 +15,7 @@ import { createSession, destroySession } from "./sessions.ts";
 import { runTxn, type TxnOutcome } from "./txn.ts";
 import type {
   CheckRecord,
+  CoordinateRecord,
   HealthStatus,
   KvRecord,
   NodeRecord,
@@ -113,6 +114,8 @@ export class StateStore {
         return { ok: true, value: runTxn(tables, command.ops) };
       case "tombstoneReap":
         return { ok: true, value: reapTombstones(tables, command.throughIndex) };
+      case "coordinateBatchUpdate":
+        return { ok: true, value: updateCoordinates(tables, command.updates) };
     }
   }
 
@@ -275,6 +278,19 @@ export class StateStore {
     return this.#tables.checks.get(node)?.get(checkId);
   }
 
+  // ---- coordinate reads ----------------------------------------------------------------
+
+  /** The latest coordinate of every node that has one, by node name. */
+  coordinates(): QueryResult<CoordinateRecord[]> {
+    const records = [...this.#tables.coordinates.values()].sort((a, b) => compare(a.node, b.node));
+    return this.#tableResult(["coordinates"], records);
+  }
+
+  /** One node's coordinate, without watch bookkeeping. */
+  coordinate(node: string): CoordinateRecord | undefined {
+    return this.#tables.coordinates.get(node);
+  }
+
   // ---- session reads --------------------------------------------------------------------
 
   /** One session (an empty list when unknown, as Consul answers). */
@@ -315,6 +331,21 @@ export class StateStore {
   get tablesForSnapshot(): Tables {
     return this.#tables;
   }
+}
+
+/**
+ * Stores coordinates of known nodes; updates for unknown nodes are skipped, as Consul's
+ * CoordinateBatchUpdate does (the node may have been deregistered since it was measured).
+ */
+function updateCoordinates(tables: Tables, updates: CoordinateRecord[]): number {
+  let stored = 0;
+  for (const update of updates) {
+    if (!tables.nodes.has(update.node)) continue;
+    tables.putCoordinate(update);
+    stored += 1;
+  }
+  if (stored > 0) tables.bump("coordinates");
+  return stored;
 }
 
 function atLeastOne(index: number): number {

@@ -108,5 +108,27 @@ export interface SessionRecord extends Indexed {
   serviceChecks: { id: string; namespace: string }[];
 }
 
+/** A Vivaldi network coordinate, as Serf and Consul carry it. */
+export interface NetworkCoordinate {
+  vec: number[];
+  error: number;
+  adjustment: number;
+  height: number;
+}
+
+/** The latest network coordinate of one node (Consul's `structs.Coordinate`). */
+export interface CoordinateRecord {
+  node: string;
+  segment: string;
+  coord: NetworkCoordinate;
+}
+
 /** Names of the tables whose indexes are tracked. */
-export type TableName = "nodes" | "services" | "checks" | "kvs" | "tombstones" | "sessions";
+export type TableName =
+  | "nodes"
+  | "services"
+  | "checks"
+  | "kvs"
+  | "tombstones"
+  | "sessions"
+  | "coordinates";
