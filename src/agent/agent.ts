@@ -22,12 +22,22 @@ import { createHttpApi } from "../http/http_api.ts";
 import { randomUuid } from "../http/session.ts";
 import type { Address, HttpServer, Runtime } from "../runtime.ts";
 import { loadNodeId } from "../server/node_id.ts";
+import { openClusterServer } from "../server/cluster_server.ts";
 import { RaftServer } from "../server/raft_server.ts";
+import { formatHostPort } from "../server/rpc.ts";
 import { MemoryFileStore } from "../storage/memory_files.ts";
 import { AntiEntropy } from "./anti_entropy.ts";
 import type { AgentConfig } from "./config.ts";
 import { DnsCatalog } from "./dns_catalog.ts";
-import { EventLog } from "./event_log.ts";
+import { EventLog, userEventMatches } from "./event_log.ts";
+import { consulTags, CoordinateSender, LanPool, type PoolUserEvent } from "./gossip/mod.ts";
+import {
+  consulEventNamespace,
+  consulUserEventPrefix,
+  consulUserEventVersion,
+  decodeConsulUserEvent,
+  encodeConsulUserEvent,
+} from "../core/wire/mod.ts";
 import { LocalState } from "./local_state.ts";
 import { Logger } from "./logger.ts";
 import { Registrations } from "./registrations.ts";
@@ -56,9 +66,10 @@ export interface StartOptions {
 }
 
 /**
- * Starts an agent: `-dev` (a one-server Raft cluster in memory), or a durable one-server cluster
- * (`-server -bootstrap-expect=1 -data-dir=D`, Raft state under `D/raft`, node ID in `D/node-id`).
- * Multi-server clusters arrive with the server RPC, clients with gossip.
+ * Starts an agent: `-dev` (a one-server Raft cluster in memory), or a durable server
+ * (`-server -bootstrap-expect=N -data-dir=D`, Raft state under `D/raft`, node ID in
+ * `D/node-id`) that finds the other servers through `-retry-join` on the server RPC port and
+ * bootstraps with them (`src/server/cluster_formation.ts`). Clients arrive with gossip.
  *
  * @throws RangeError naming the fix when the configuration cannot run yet
  * @throws Error "Cannot open the write-ahead log: ..." when the data dir is damaged
@@ -70,16 +81,6 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   const logger = options.logger ?? new Logger(runtime, config.logLevel, config.logJson);
   refuseUnbuiltShapes(config);
-  if (config.retryJoin.length > 0) {
-    logger.warn(
-      "-retry-join has no effect yet: gossip membership is not built, so nothing is joined",
-    );
-  }
-  if (config.encrypt !== undefined) {
-    logger.warn(
-      "-encrypt has no effect yet: gossip membership is not built, so nothing is encrypted",
-    );
-  }
   const server = await openServer(runtime, config, logger);
   const agent = new Agent(runtime, config, logger, server);
   try {
@@ -93,21 +94,36 @@ export async function startAgent(
 
 function refuseUnbuiltShapes(config: AgentConfig): void {
   if (config.dev) return;
-  // A client has no servers to join without gossip, and a multi-server cluster needs the server
-  // RPC: refuse rather than pretend.
+  // A client has no servers to join without gossip: refuse rather than pretend.
   if (!config.server) {
     throw new RangeError(
       "Cannot start a client agent yet: clients join servers through gossip, which is not " +
         "built; use -server -bootstrap-expect=1 -data-dir=<path>, or -dev",
     );
   }
-  if (config.bootstrapExpect !== 1) {
+  // Servers find each other through -retry-join on the server RPC port until gossip-based
+  // discovery exists; a server that expects no one must know whom to join.
+  if (config.bootstrapExpect === 0 && config.retryJoin.length === 0) {
     throw new RangeError(
-      `Cannot start a server with -bootstrap-expect=${config.bootstrapExpect} yet: only ` +
-        "one-server clusters are built (the server RPC on port 8300 is not); use " +
-        "-bootstrap-expect=1",
+      "Cannot start a server with -bootstrap-expect=0 and no -retry-join: it could neither " +
+        "bootstrap nor join; give -bootstrap-expect=<servers> or -retry-join=<server address>",
     );
   }
+  if (config.ports.server < 0) {
+    throw new RangeError(
+      "Cannot start a server with -server-port=-1: servers replicate over the server RPC; " +
+        "give -server-port=<port>",
+    );
+  }
+}
+
+/** The RPC addresses of `-retry-join` hosts: their host, this agent's server port (Consul's). */
+function serverJoinAddresses(config: AgentConfig): string[] {
+  return config.retryJoin.map((entry) => {
+    const host = /^\[(.+)\](?::\d+)?$/.exec(entry)?.[1] ??
+      (entry.split(":").length === 2 ? entry.split(":")[0] : entry);
+    return formatHostPort({ host, port: config.ports.server });
+  });
 }
 
 async function openServer(
@@ -141,13 +157,19 @@ async function openServer(
     generate,
   });
   const files = await runtime.files(`${config.dataDir}/raft`);
-  const server = await RaftServer.open(runtime, {
+  const server = await openClusterServer(runtime, {
     id: nodeId,
-    address,
+    name: config.nodeName,
+    bind: { host: config.bindAddr, port: config.ports.server },
+    advertiseHost: advertise,
     files,
-    bootstrap: true,
+    bootstrapExpect: config.bootstrapExpect,
+    joinAddresses: serverJoinAddresses(config),
     log,
   });
+  // A forming cluster elects its leader after the servers found each other; registering this
+  // node needs one, so wait a bounded time (the registration retries past it).
+  if (!await server.waitForLeader(15_000)) log.warn("No cluster leader yet: continuing");
   return { server, nodeId };
 }
 
@@ -165,6 +187,10 @@ class Agent implements RunningAgent, AgentApi {
   readonly #nodeId: string;
   readonly #advertise: string;
   readonly eventTopic = "agent:events";
+  /** The LAN gossip pool; `undefined` when `ports.serfLan` is -1 (see "Gossip" below). */
+  #gossip: LanPool | undefined;
+  /** Sends our coordinate to the servers every 15 s when it changed (with gossip only). */
+  #coordinateSender: CoordinateSender | undefined;
   #http: HttpServer | undefined;
   #dns: DnsServer | undefined;
   #stopping: Promise<void> | undefined;
@@ -190,10 +216,13 @@ class Agent implements RunningAgent, AgentApi {
       store: server.store,
       propose: (proposal) => server.propose(proposal),
       renewSession: (id) => server.renewSession(id),
-      readBarrier: () => server.readBarrier(),
+      readBarrier: (mode) => server.readBarrier(mode),
       leaseValid: () => server.leaseValid(),
       leaderAddress: () => server.leaderAddress(),
       peers: () => server.peers(),
+      lastContactMs: () => server.lastContactMs(),
+      raftConfiguration: () => server.configuration(),
+      removeRaftPeer: (selector) => server.removePeer(selector),
     };
     this.#local = new LocalState(runtime, {
       nodeName: config.nodeName,
@@ -258,6 +287,7 @@ class Agent implements RunningAgent, AgentApi {
     this.#antiEntropy.start();
     await this.#antiEntropy.fullSync();
     await this.#listen();
+    await this.#startGossip();
     this.#logger.info(
       `cairn agent running: node "${this.nodeName}", datacenter "${this.datacenter}", ` +
         `HTTP ${formatAddress(this.#http?.address)}, DNS ${formatAddress(this.#dns?.address)}`,
@@ -293,13 +323,21 @@ class Agent implements RunningAgent, AgentApi {
         kind: "",
       }
       : undefined;
-    const result = await this.#server.propose({
-      type: "register",
+    const registration = {
+      type: "register" as const,
       node: this.#nodeInput(),
       skipNodeUpdate: false,
       service: consulService,
       checks: [serfHealth],
-    });
+    };
+    let result = await this.#server.propose(registration);
+    // A server of a forming cluster may start before a leader is elected: retry for a while.
+    for (let attempt = 0; !result.ok && !this.config.dev && attempt < 100; attempt++) {
+      await new Promise<void>((resolve) => {
+        this.#runtime.timers.after(200, resolve, { keepAlive: true });
+      });
+      result = await this.#server.propose(registration);
+    }
     if (!result.ok) throw new Error(`Cannot register node "${this.nodeName}": ${result.error}`);
   }
 
@@ -339,6 +377,7 @@ class Agent implements RunningAgent, AgentApi {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.#stopController.abort();
+      await this.#stopGossip();
       this.#antiEntropy.stop();
       this.#local.stop();
       await Promise.allSettled([this.#http?.close(), this.#dns?.close(), this.#server.stop()]);
@@ -346,6 +385,133 @@ class Agent implements RunningAgent, AgentApi {
       this.#resolveStopped();
     })();
     return this.#stopping;
+  }
+
+  // ---- Gossip (LAN pool) ----------------------------------------------------------------
+  // Kept apart from the server wiring: started after the listeners, stopped (with a bounded
+  // graceful leave) before them; members() reads it.
+
+  async #startGossip(): Promise<void> {
+    const port = this.config.ports.serfLan;
+    if (port < 0) return;
+    const log = {
+      debug: (message: string) => this.#logger.debug(message),
+      info: (message: string) => this.#logger.info(message),
+      warn: (message: string) => this.#logger.warn(message),
+    };
+    try {
+      this.#gossip = await LanPool.start(this.#runtime, {
+        nodeName: this.nodeName,
+        bind: { host: this.config.bindAddr, port },
+        advertiseHost: this.#advertise,
+        tags: consulTags({
+          server: this.config.server,
+          datacenter: this.datacenter,
+          nodeId: this.#nodeId,
+          serverPort: this.config.ports.server,
+          bootstrapExpect: this.config.bootstrapExpect,
+          dev: this.config.dev,
+          version: cairnVersion,
+        }),
+        encrypt: this.config.encrypt,
+        retryJoin: this.config.retryJoin,
+        dataDir: this.config.dev ? undefined : this.config.dataDir,
+        log,
+        userEvent: (event) => this.#ingestGossipEvent(event),
+      });
+      this.#startCoordinateSender(this.#gossip);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  async #stopGossip(): Promise<void> {
+    this.#coordinateSender?.stop();
+    const gossip = this.#gossip;
+    if (gossip === undefined) return;
+    try {
+      await gossip.stop();
+    } catch (error) {
+      this.#logger.warn(`Cannot leave gossip cleanly: ${(error as Error).message}`);
+    }
+  }
+
+  async join(address: string, wan: boolean): Promise<void> {
+    if (wan) throw new Error("Cannot join the WAN pool: WAN gossip is not built yet");
+    const gossip = this.#gossip;
+    if (gossip === undefined) {
+      throw new Error("Cannot join: the LAN gossip pool is off (-serf-lan-port=-1)");
+    }
+    const { joined, errors } = await gossip.join([address]);
+    if (joined === 0) throw new Error(`Cannot join "${address}": ${errors.join("; ")}`);
+  }
+
+  #startCoordinateSender(gossip: LanPool): void {
+    const node = this.nodeName;
+    this.#coordinateSender = new CoordinateSender(this.#runtime, {
+      coordinate: () => gossip.coordinate(),
+      send: async (coord) => {
+        const update = { node, segment: "", coord };
+        const result = await this.#serverApi.propose({
+          type: "coordinateBatchUpdate",
+          updates: [update],
+        });
+        return result.ok;
+      },
+      log: { debug: (message) => this.#logger.debug(message) },
+    });
+    this.#coordinateSender.start();
+  }
+
+  /**
+   * A Serf user event arrived (ours included). Consul's (`consul:event:<name>`) carry Consul's
+   * `UserEvent` in their payload and pass through its filters; other `consul:` events are
+   * Consul's internals and ignored, as Consul does. Events of plain Serf agents (`serf event`)
+   * are listed as they are, with a fresh ID: Consul would drop them, but a cairn agent in a
+   * serf cluster can then show them on `/v1/event/list` (a superset of Consul's behaviour).
+   */
+  #ingestGossipEvent(event: PoolUserEvent): void {
+    let stored: UserEvent;
+    if (event.name.startsWith(consulUserEventPrefix)) {
+      let decoded;
+      try {
+        decoded = decodeConsulUserEvent(event.payload ?? new Uint8Array(0));
+      } catch (error) {
+        this.#logger.warn(`Cannot decode user event "${event.name}": ${(error as Error).message}`);
+        return;
+      }
+      const { payload, ...rest } = decoded;
+      stored = { ...rest, payload: payload.length === 0 ? undefined : payload, lTime: 0 };
+    } else if (event.name.startsWith(consulEventNamespace)) {
+      return;
+    } else {
+      const id = randomUuid((bytes) => this.#runtime.randomBytes(bytes));
+      stored = {
+        id,
+        name: event.name,
+        payload: event.payload,
+        nodeFilter: "",
+        serviceFilter: "",
+        tagFilter: "",
+        version: consulUserEventVersion,
+        lTime: 0,
+      };
+    }
+    stored.lTime = event.lamportTime;
+    if (!userEventMatches(stored, this.nodeName, this.#local.serviceRecords())) return;
+    this.#events.ingest(stored);
+    this.#server.store.watches.fire([this.eventTopic], []);
+  }
+
+  #gossipMembers(gossip: LanPool): MemberView[] {
+    return gossip.members().map(({ name, addr, port, tags, status }) => ({
+      name,
+      addr,
+      port,
+      tags,
+      status,
+    }));
   }
 
   // ---- AgentApi ---------------------------------------------------------------------------
@@ -394,6 +560,7 @@ class Agent implements RunningAgent, AgentApi {
   }
 
   members(wan: boolean): MemberView[] {
+    if (!wan && this.#gossip !== undefined) return this.#gossipMembers(this.#gossip);
     const tags: Record<string, string> = {
       role: "consul",
       dc: this.datacenter,
@@ -469,6 +636,22 @@ class Agent implements RunningAgent, AgentApi {
 
   fireEvent(event: Omit<UserEvent, "id" | "lTime" | "version">): Promise<UserEvent> {
     const id = randomUuid((bytes) => this.#runtime.randomBytes(bytes));
+    const gossip = this.#gossip;
+    if (gossip !== undefined) {
+      // Consul's convention: a Serf event "consul:event:<name>", never coalesced, carrying the
+      // msgpack of Consul's UserEvent; every agent (this one too) lists it on arrival.
+      const fired: UserEvent = { ...event, id, version: consulUserEventVersion, lTime: 0 };
+      const payload = encodeConsulUserEvent({
+        ...fired,
+        payload: event.payload ?? new Uint8Array(0),
+      });
+      try {
+        gossip.userEvent(consulUserEventPrefix + event.name, payload, false);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return Promise.resolve(fired);
+    }
     const stored = this.#events.add({ ...event, id });
     this.#server.store.watches.fire([this.eventTopic], []);
     return Promise.resolve(stored);

@@ -23,6 +23,7 @@ import {
 } from "./kv_commands.ts";
 import { leaveCommand } from "./leave_command.ts";
 import { membersCommand } from "./members_command.ts";
+import { rttCommand } from "./rtt_command.ts";
 import { servicesDeregisterCommand, servicesRegisterCommand } from "./services_commands.ts";
 import { versionCommand } from "./version_command.ts";
 
@@ -115,6 +116,7 @@ export function listCommands(options: CliOptions = {}): Command[] {
     kvPutCommand,
     leaveCommand,
     membersCommand,
+    rttCommand,
     servicesDeregisterCommand,
     servicesRegisterCommand,
     versionCommand,

@@ -104,7 +104,13 @@ export async function createEmbeddedAgent(
   config.server = resolved.dev;
   config.datacenter = resolved.datacenter;
   config.clientAddr = resolved.clientAddr;
-  config.ports = { ...config.ports, http: resolved.httpPort, dns: resolved.dnsPort };
+  // No gossip pool in-process: an embedded agent opens no socket unless asked (see above).
+  config.ports = {
+    ...config.ports,
+    http: resolved.httpPort,
+    dns: resolved.dnsPort,
+    serfLan: -1,
+  };
   config.logLevel = resolved.logLevel;
   config.nodeMeta = resolved.nodeMeta;
   const agent = await startAgent(runtime, config);

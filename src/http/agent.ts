@@ -43,6 +43,7 @@ export function registerAgentRoutes(routes: Routes): void {
   }
   routes.add("/v1/agent/check/update/:id", { PUT: ttlUpdate });
   routes.add("/v1/agent/leave", { PUT: leave });
+  routes.add("/v1/agent/join/:address", { PUT: join });
 }
 
 function version(request: RequestContext): Response {
@@ -161,6 +162,14 @@ async function ttlUpdate(request: RequestContext): Promise<Response> {
   const raw = await readJson(request.hono.req.raw, request.backend.kvValueBytesMax);
   const body = parseWith(updateBody, raw, "check update");
   await request.backend.agent.updateTtlCheck(request.param("id"), body.Status, body.Output);
+  return request.text("");
+}
+
+async function join(request: RequestContext): Promise<Response> {
+  const agent = request.backend.agent;
+  // Consul answers a failed join with 500 and the reason.
+  if (agent.join === undefined) throw new Error("Cannot join: this agent runs no gossip pool");
+  await agent.join(request.param("address"), request.query.flag("wan"));
   return request.text("");
 }
 

@@ -42,16 +42,27 @@ export interface ServerApi {
   /** Resets a session's TTL; false when it does not exist. */
   renewSession(id: string): boolean;
   /**
-   * For `?consistent` reads: resolves once this server may answer linearizably (a read-index
-   * round, then applied through it); `undefined` when it may, else the error to answer.
+   * For `?consistent` reads (and default reads without a leader lease here): resolves once
+   * this server may answer linearizably (a read-index round, then applied through it; on a
+   * follower the leader's read index is fetched over the server RPC); `undefined` when it may,
+   * else the error to answer.
    */
-  readBarrier(): Promise<ApplyResult | undefined>;
+  readBarrier(mode?: "default" | "consistent"): Promise<ApplyResult | undefined>;
   /** For default reads: true while this server leads with a valid leader lease. */
   leaseValid(): boolean;
   /** "ip:port" of the leader, "" when none. */
   leaderAddress(): string;
   /** "ip:port" of every voter. */
   peers(): string[];
+  /** Milliseconds since the leader was last heard (0 on the leader), for `X-Consul-LastContact`. */
+  lastContactMs?(): number | undefined;
+  /** The Raft configuration, for `/v1/operator/raft/configuration`. */
+  raftConfiguration?(): {
+    servers: { id: string; node: string; address: string; leader: boolean; voter: boolean }[];
+    index: number;
+  };
+  /** Removes a server from the Raft configuration by id or address (on the leader). */
+  removeRaftPeer?(selector: { id?: string; address?: string }): Promise<ApplyResult>;
 }
 
 /** The agent side: local services and checks, members, events. */
@@ -78,6 +89,11 @@ export interface AgentApi {
   updateTtlCheck(id: string, status: HealthStatus, output: string): Promise<void>;
   /** Gossip members of the LAN (or WAN) pool. */
   members(wan: boolean): MemberView[];
+  /**
+   * Joins the LAN (or WAN) gossip pool through `address` (`PUT /v1/agent/join/:address`);
+   * throws naming the cause when no member answered. Absent on agents without gossip.
+   */
+  join?(address: string, wan: boolean): Promise<void>;
   /** The `/v1/agent/self` document. */
   self(): Record<string, unknown>;
   /** Leaves the cluster gracefully and shuts the agent down. */

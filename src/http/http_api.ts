@@ -16,6 +16,7 @@ import { HttpError } from "./http_error.ts";
 import { registerKvRoutes } from "./kv.ts";
 import { Routes } from "./routes.ts";
 import { registerSessionRoutes } from "./session.ts";
+import { registerOperatorRoutes } from "./operator.ts";
 import { registerStatusRoutes } from "./status.ts";
 import { registerTxnRoutes } from "./txn.ts";
 import { registerUiRoutes } from "./ui.ts";
@@ -42,6 +43,7 @@ export function createHttpApi(backend: ApiBackend): Hono {
   registerAgentRoutes(routes);
   registerSessionRoutes(routes);
   registerStatusRoutes(routes);
+  registerOperatorRoutes(routes);
   registerEventRoutes(routes);
   registerCoordinateRoutes(routes);
   if (backend.ui) registerUiRoutes(routes);

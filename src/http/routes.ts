@@ -60,18 +60,16 @@ export class RequestContext {
   }
 
   /**
-   * `?stale` reads the local store as it is; the default mode needs this server to lead with a
-   * valid lease; `?consistent` waits for a read-index round (DESIGN.md, data flow). Forwarding
-   * to a leader elsewhere arrives with the server RPC.
+   * `?stale` reads the local store as it is; the default mode reads at once on a leader whose
+   * lease holds; otherwise (and always for `?consistent`) the server's read barrier runs: a
+   * read-index round on the leader, or on a follower the leader's read index fetched over the
+   * server RPC and then waited for locally (DESIGN.md, data flow).
    */
   async #ensureConsistency(mode: "default" | "stale" | "consistent"): Promise<void> {
     if (mode === "stale") return;
-    if (mode === "consistent") {
-      const refused = await this.backend.server.readBarrier();
-      if (refused !== undefined && !refused.ok) throw new HttpError(refused.status, refused.error);
-      return;
-    }
-    if (!this.backend.server.leaseValid()) throw new HttpError(500, "No cluster leader");
+    if (mode === "default" && this.backend.server.leaseValid()) return;
+    const refused = await this.backend.server.readBarrier(mode);
+    if (refused !== undefined && !refused.ok) throw new HttpError(refused.status, refused.error);
   }
 
   /** A JSON answer; `index` adds `X-Consul-Index` and the leader headers. */
@@ -95,7 +93,8 @@ export class RequestContext {
     if (index !== undefined) {
       headers["X-Consul-Index"] = String(Math.max(1, index));
       headers["X-Consul-KnownLeader"] = String(this.backend.server.leaderAddress() !== "");
-      headers["X-Consul-LastContact"] = "0";
+      const lastContactMs = this.backend.server.lastContactMs?.();
+      headers["X-Consul-LastContact"] = String(lastContactMs ?? 0);
     }
     return headers;
   }

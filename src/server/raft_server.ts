@@ -10,9 +10,16 @@
  *    and reads waiting on them; on the leader, leader duties follow each command;
  * 4. advance; then take a snapshot when one is due, and compact the WAL behind it.
  *
- * `-dev` runs this same server on in-memory files; `-server -data-dir` on disk. Both are
- * one-server clusters today: the server RPC transport (port 8300) that carries messages between
- * servers is not built, so a server only bootstraps itself as the sole voter (TODO(#3)).
+ * `-dev` runs this same server on in-memory files; `-server -data-dir` on disk. Given an
+ * {@link RpcTransport}, messages travel to the other servers over the server RPC (port 8300),
+ * and a follower forwards writes and default/consistent reads to the leader:
+ *
+ * - a write (`propose`) goes to the leader as a `forwardPropose` call, answered with the
+ *   leader's `ApplyResult`;
+ * - a read (`readBarrier`) asks the leader for a read index with `forwardRead` (the leader
+ *   answers its commit index while its lease holds in default mode, else after a read-index
+ *   heartbeat round), then waits until this server has applied through it and reads its own
+ *   store. Only the index crosses the network, never the data, and `?stale` stays local.
  *
  * @example
  * ```ts ignore
@@ -61,6 +68,10 @@ import {
   type LeaderDutiesConfig,
 } from "./leader_duties.ts";
 import { noLeaderResult, type Proposal } from "./proposal.ts";
+import { decodeRaftMessage, decodeServerInfo, snapshotHeader } from "./_raft_wire.ts";
+import type { RpcTransport } from "./rpc.ts";
+import { ServerDirectory } from "./server_directory.ts";
+import type { MembershipChange, Message } from "../core/raft/messages.ts";
 
 /** Tuning for one Raft server. */
 export interface RaftServerConfig {
@@ -76,6 +87,10 @@ export interface RaftServerConfig {
   pendingReadsMax: number;
   /** Write-ahead log tuning. @default {{}} (the log's own defaults) */
   wal: WriteAheadLogOptions;
+  /** Deadline of a write or read forwarded to the leader. @default {5_000} */
+  forwardTimeoutMs: number;
+  /** A non-voter within this many entries of the leader's log is promoted to voter. @default {64} */
+  promoteLagEntriesMax: number;
 }
 
 /** Consul's defaults. */
@@ -88,6 +103,8 @@ export function defaultRaftServerConfig(): RaftServerConfig {
     pendingProposalsMax: 8_192, // Twice the core's uncommitted bound: room for applied-not-answered.
     pendingReadsMax: 4_096, // As the core's readRequestsMax.
     wal: {},
+    forwardTimeoutMs: 5_000, // Consul's RPC hold timeout is 7 s; a write answers within it.
+    promoteLagEntriesMax: 64, // Caught up: less than one AppendEntries batch behind.
   };
 }
 
@@ -107,10 +124,19 @@ export interface RaftServerOptions {
   /** The directory of the WAL and snapshots (`<data-dir>/raft`, or in memory for `-dev`). */
   files: FileStore;
   /**
-   * Make this server the sole voter of a new cluster when `files` hold no Raft state. A server
-   * with state never bootstraps again.
+   * When `files` hold no Raft state: `true` makes this server the sole voter of a new cluster;
+   * a function is asked (only then) for the voters to bootstrap with, or `undefined` to wait to
+   * be added to a running cluster. A server with state never bootstraps again.
    */
-  bootstrap: boolean;
+  bootstrap: boolean | (() => Promise<readonly ServerId[] | undefined>);
+  /** The node name, shown by the operator endpoints. @default {id} */
+  name?: string;
+  /** The server RPC carrying Raft messages and forwarded requests; without it, a sole server. */
+  rpc?: RpcTransport;
+  /** Where other servers are, shared with cluster formation. @default {a new one} */
+  directory?: ServerDirectory;
+  /** Called by `stop()` once the server has stopped: closes what was opened for it. */
+  onStop?: () => Promise<void>;
   /** @default {defaultRaftServerConfig()} */
   config?: RaftServerConfig;
   /** @default {drops every line} */
@@ -125,8 +151,25 @@ export interface RaftServerStats {
   appliedEntries: number;
   /** Snapshots taken since start. */
   snapshots: number;
-  /** Messages the core wanted sent with no transport to carry them. */
+  /** Messages not sent: no transport, an unknown address, or a full queue. */
   droppedMessages: number;
+  /** Raft messages sent over the RPC. */
+  sentMessages: number;
+  /** Raft messages received that were malformed or not for this server. */
+  rejectedMessages: number;
+  /** Writes forwarded to the leader. */
+  forwardedProposals: number;
+  /** Reads whose index was asked of the leader. */
+  forwardedReads: number;
+}
+
+/** One server of the Raft configuration, as `/v1/operator/raft/configuration` shows it. */
+export interface RaftServerView {
+  readonly id: string;
+  readonly node: string;
+  readonly address: string;
+  readonly leader: boolean;
+  readonly voter: boolean;
 }
 
 interface PendingProposal {
@@ -135,9 +178,16 @@ interface PendingProposal {
 }
 
 interface PendingRead {
-  resolve(result: ApplyResult | undefined): void;
+  resolve(result: ApplyResult | undefined, index: number): void;
   /** The applied index the read must wait for; `undefined` until the core confirms it. */
   index: number | undefined;
+  /** Answer as soon as the index is known (a follower asked for it), without waiting to apply. */
+  readonly forwarded: boolean;
+}
+
+interface AppliedWaiter {
+  readonly index: number;
+  resolve(reached: boolean): void;
 }
 
 const quiet: RaftServerLog = { info() {}, warn() {}, error() {} };
@@ -163,7 +213,17 @@ export class RaftServer {
     appliedEntries: 0,
     snapshots: 0,
     droppedMessages: 0,
+    sentMessages: 0,
+    rejectedMessages: 0,
+    forwardedProposals: 0,
+    forwardedReads: 0,
   };
+  readonly #rpc: RpcTransport | undefined;
+  readonly #directory: ServerDirectory;
+  readonly #appliedWaiters: AppliedWaiter[] = [];
+  readonly #onStop: (() => Promise<void>) | undefined;
+  #leaderContactAtMs = 0;
+  #ticks = 0;
   #nextReadId = 1;
   #role: Role = "follower";
   #tickTimer: TimerHandle | undefined;
@@ -180,6 +240,13 @@ export class RaftServer {
     this.#runtime = runtime;
     this.#id = options.id;
     this.#address = options.address;
+    this.#rpc = options.rpc;
+    this.#directory = options.directory ?? new ServerDirectory({
+      id: options.id,
+      name: options.name ?? options.id,
+      address: options.address,
+    });
+    this.#onStop = options.onStop;
     this.#config = options.config ?? defaultRaftServerConfig();
     this.#log = options.log ?? quiet;
     this.store = parts.store;
@@ -230,6 +297,11 @@ export class RaftServer {
     const empty = snapshot === undefined && wal.lastIndex === 0 && hardState.term === 0;
     const seed = new Uint32Array(1);
     runtime.randomBytes(new Uint8Array(seed.buffer));
+    let bootstrapVoters: readonly ServerId[] | undefined;
+    if (empty && options.bootstrap === true) bootstrapVoters = [options.id];
+    else if (empty && typeof options.bootstrap === "function") {
+      bootstrapVoters = await options.bootstrap();
+    }
     const raft = new Raft({
       id: options.id,
       random: new SeededRandom(seed[0]),
@@ -243,9 +315,11 @@ export class RaftServer {
         snapshot,
         entries,
       },
-      bootstrapVoters: empty && options.bootstrap ? [options.id] : undefined,
+      bootstrapVoters,
     });
-    if (empty && options.bootstrap) log.info(`Bootstrapped a new cluster with "${options.id}"`);
+    if (bootstrapVoters !== undefined) {
+      log.info(`Bootstrapped a new cluster with voters ${JSON.stringify(bootstrapVoters)}`);
+    }
     const server = new RaftServer(runtime, options, { store, raft, wal, snapshots });
     await server.#start();
     return server;
@@ -256,11 +330,123 @@ export class RaftServer {
     this.#campaignIfSoleVoter();
     await this.#drive();
     if (this.#failure !== undefined) throw this.#failure;
+    this.#registerRpc();
     this.#tickTimer = this.#runtime.timers.every(this.#config.tickMs, () => {
       if (this.#stopped || this.#failure !== undefined) return;
       this.#raft.tick();
+      this.#ticks += 1;
+      if (this.#ticks % 10 === 0) this.#promoteCaughtUp();
       this.#kick();
     });
+  }
+
+  #registerRpc(): void {
+    const rpc = this.#rpc;
+    if (rpc === undefined) return;
+    rpc.onMessage("raft", (payload, bytes) => this.#receive(payload, bytes));
+    rpc.onMessage("renewSession", (payload) => {
+      const id = (payload as { id?: unknown } | null)?.id;
+      if (this.isLeader && typeof id === "string") this.#duties.renewSession(id);
+    });
+    rpc.handle("forwardPropose", (payload) => {
+      // One hop only: a server that does not lead answers "No cluster leader" rather than
+      // forwarding again, so two servers with stale views cannot bounce a write between them.
+      if (!this.isLeader) return noLeaderResult();
+      // Servers trust each other on port 8300 (as Consul's RPC without TLS does); still, only
+      // something shaped like a command is proposed.
+      const type = (payload as { type?: unknown } | null)?.type;
+      if (typeof type !== "string" || Array.isArray(payload)) {
+        return {
+          ok: false,
+          error: "Cannot propose: the forwarded write is no command",
+          status: 400,
+        };
+      }
+      return this.propose(payload as Proposal);
+    });
+    rpc.handle("forwardRead", async (payload) => {
+      const mode = (payload as { mode?: unknown } | null)?.mode === "default"
+        ? "default"
+        : "consistent";
+      return await this.#leaderReadIndex(mode);
+    });
+    rpc.handle("forwardMembership", (payload) => {
+      if (!this.isLeader) return noLeaderResult();
+      return this.changeMembership(payload as MembershipChange);
+    });
+    rpc.handle("status", () => ({
+      id: this.#id,
+      leader: this.leaderAddress(),
+      peers: this.peers(),
+      lastIndex: this.#raft.lastIndex,
+      appliedIndex: this.#raft.appliedIndex,
+      term: this.#raft.term,
+    }));
+  }
+
+  /** A Raft message from another server: checked field by field, then stepped. */
+  #receive(payload: unknown, bytes: Uint8Array | undefined): void {
+    if (this.#stopped || this.#failure !== undefined) return;
+    const fields = payload as { sender?: unknown; message?: unknown } | null;
+    const sender = decodeServerInfo(fields?.sender);
+    const message = decodeRaftMessage(fields?.message, bytes);
+    if (sender === undefined || message === undefined || message.to !== this.#id) {
+      this.#stats.rejectedMessages += 1;
+      return;
+    }
+    if (message.from !== sender.id) {
+      this.#stats.rejectedMessages += 1;
+      return;
+    }
+    this.#directory.learn(sender);
+    this.#raft.step(message);
+    if (this.#raft.leader === message.from) {
+      this.#leaderContactAtMs = this.#runtime.clock.monotonicMs();
+    }
+    this.#kick();
+  }
+
+  /** Sends the core's messages to their servers' addresses; unknown ones are dropped. */
+  #send(messages: readonly Message[]): void {
+    const rpc = this.#rpc;
+    if (rpc === undefined) {
+      this.#stats.droppedMessages += messages.length;
+      return;
+    }
+    const sender = this.#directory.self;
+    for (const message of messages) {
+      const address = this.#directory.get(message.to)?.address;
+      let sent = false;
+      if (address !== undefined) {
+        sent = message.type === "installSnapshot"
+          ? rpc.sendChunked(address, "raft", {
+            sender,
+            message: snapshotHeader(message),
+          }, message.snapshot.data)
+          : rpc.send(address, "raft", { sender, message });
+      }
+      if (sent) this.#stats.sentMessages += 1;
+      else this.#stats.droppedMessages += 1;
+    }
+  }
+
+  /**
+   * The leader promotes a non-voter that has caught up (within `promoteLagEntriesMax` of its
+   * log), one change at a time (Raft thesis §4.2.1: a new server catches up before it votes).
+   */
+  #promoteCaughtUp(): void {
+    if (!this.isLeader) return;
+    for (const id of this.#raft.membership.nonVoters) {
+      const progress = this.#raft.progressOf(id);
+      if (progress === undefined) continue;
+      if (progress.match + this.#config.promoteLagEntriesMax < this.#raft.lastIndex) continue;
+      const outcome = this.#raft.proposeMembership({ type: "promote", id });
+      if (outcome.type === "accepted") {
+        this.#log.info(`Promoted "${id}" to voter at index ${outcome.index}`);
+        this.#kick();
+      }
+      return;
+    }
   }
 
   /**
@@ -309,15 +495,140 @@ export class RaftServer {
     return { ...this.#stats, walBatches: this.#committer.stats.batches };
   }
 
-  /** "ip:port" of the leader, "" when none is known. */
+  /** The id ↔ name ↔ address map of the servers this one knows. */
+  get directory(): ServerDirectory {
+    return this.#directory;
+  }
+
+  /** The Raft id of the leader this server knows, if any. */
+  get leaderId(): ServerId | undefined {
+    return this.#raft.leader;
+  }
+
+  /** The last index in this server's log. */
+  get lastIndex(): number {
+    return this.#raft.lastIndex;
+  }
+
+  /** "ip:port" of the leader, "" when none is known (or its address is not). */
   leaderAddress(): string {
-    // Only this server's address is known until servers exchange theirs over RPC.
-    return this.#raft.leader === this.#id ? this.#address : "";
+    const leader = this.#raft.leader;
+    if (leader === undefined) return "";
+    return this.#directory.get(leader)?.address ?? "";
   }
 
   /** "ip:port" of every voter whose address is known. */
   peers(): string[] {
-    return this.#raft.membership.voters.includes(this.#id) ? [this.#address] : [];
+    const addresses: string[] = [];
+    for (const id of this.#raft.membership.voters) {
+      const address = this.#directory.get(id)?.address;
+      if (address !== undefined) addresses.push(address);
+    }
+    return addresses;
+  }
+
+  /**
+   * Milliseconds since this server last heard its leader (0 on the leader itself), as
+   * `X-Consul-LastContact` reports it; `undefined` when no leader is known.
+   */
+  lastContactMs(): number | undefined {
+    if (this.#raft.leader === undefined) return undefined;
+    if (this.isLeader) return 0;
+    return Math.max(0, Math.round(this.#runtime.clock.monotonicMs() - this.#leaderContactAtMs));
+  }
+
+  /** Voters and non-voters with their names and addresses, for the operator endpoints. */
+  configuration(): { servers: RaftServerView[]; index: number } {
+    const { voters, nonVoters } = this.#raft.membership;
+    const view = (id: string, voter: boolean): RaftServerView => {
+      const known = this.#directory.get(id);
+      return {
+        id,
+        node: known?.name ?? id,
+        address: known?.address ?? "",
+        leader: this.#raft.leader === id,
+        voter,
+      };
+    };
+    return {
+      servers: [...voters.map((id) => view(id, true)), ...nonVoters.map((id) => view(id, false))],
+      index: this.#raft.commitIndex,
+    };
+  }
+
+  /**
+   * Proposes one membership change on the leader (forwarded to it from a follower) and
+   * resolves once the entry is applied.
+   *
+   * @param change add, promote or remove one server
+   */
+  changeMembership(change: MembershipChange): Promise<ApplyResult> {
+    if (this.#stopped || this.#failure !== undefined) return Promise.resolve(noLeaderResult());
+    if (!this.isLeader) return this.#forward("forwardMembership", change);
+    const outcome = this.#raft.proposeMembership(change);
+    if (outcome.type === "rejected") {
+      const status = outcome.reason === "invalidChange" ? 400 : 503;
+      return Promise.resolve({
+        ok: false,
+        error: `Cannot change the Raft configuration: ${outcome.reason}`,
+        status,
+      });
+    }
+    const result = new Promise<ApplyResult>((resolve) => {
+      this.#pending.set(outcome.index, { term: outcome.term, resolve });
+    });
+    this.#kick();
+    return result;
+  }
+
+  /**
+   * Removes a server from the Raft configuration, named by id or RPC address (Consul's
+   * `DELETE /v1/operator/raft/peer`).
+   *
+   * @param selector `id` or `address` ("ip:port")
+   * @returns the outcome; 400 when no such server is in the configuration
+   */
+  removePeer(selector: { id?: string; address?: string }): Promise<ApplyResult> {
+    const id = selector.id ?? this.#directory.byAddress(selector.address ?? "")?.id;
+    const { voters, nonVoters } = this.#raft.membership;
+    if (id === undefined || (!voters.includes(id) && !nonVoters.includes(id))) {
+      const what = selector.id === undefined
+        ? `address "${selector.address}"`
+        : `id "${selector.id}"`;
+      return Promise.resolve({
+        ok: false,
+        error: `Cannot remove the Raft peer: ${what} was not found in the Raft configuration`,
+        status: 400,
+      });
+    }
+    return this.changeMembership({ type: "remove", id });
+  }
+
+  async #forward(method: string, payload: unknown): Promise<ApplyResult> {
+    const address = this.leaderAddress();
+    if (this.#rpc === undefined || address === "" || address === this.#address) {
+      return noLeaderResult();
+    }
+    try {
+      const answer = await this.#rpc.call(address, method, payload, {
+        timeoutMs: this.#config.forwardTimeoutMs,
+      });
+      const result = answer as ApplyResult | null;
+      if (typeof result?.ok !== "boolean") {
+        return {
+          ok: false,
+          error: `Cannot forward to the leader: a malformed answer`,
+          status: 500,
+        };
+      }
+      return result;
+    } catch (error) {
+      return {
+        ok: false,
+        error: `Cannot forward to the leader at ${address}: ${(error as Error).message}`,
+        status: 500,
+      };
+    }
   }
 
   /** True while this leader may answer default-consistency reads from its own state. */
@@ -345,6 +656,10 @@ export class RaftServer {
     if (this.#pending.size >= this.#config.pendingProposalsMax) {
       return Promise.resolve(busyResult(`${this.#pending.size} proposals are pending`));
     }
+    if (!this.isLeader && this.#rpc !== undefined) {
+      this.#stats.forwardedProposals += 1;
+      return this.#forward("forwardPropose", proposal);
+    }
     const command = { ...proposal, atMs: this.#runtime.clock.wallMs() } as Command;
     const outcome = this.#raft.propose(encodeCommand(command));
     if (outcome.type === "rejected") {
@@ -371,12 +686,74 @@ export class RaftServer {
   /**
    * Waits until this server may answer a linearizable read from its state store: the leader
    * confirms it still leads with a heartbeat round (read-index, Raft thesis §6.4), then waits
-   * until it has applied through the commit index noted when the read arrived.
+   * until it has applied through the commit index noted when the read arrived. A follower asks
+   * the leader for that index (`forwardRead`; in `default` mode the leader answers from its
+   * lease when it holds) and waits until it has applied through it itself.
    *
+   * @param mode `consistent` (a read-index round) or `default` (the leader's lease may do)
    * @returns `undefined` when the store may be read, else the error to answer
    */
-  readBarrier(): Promise<ApplyResult | undefined> {
+  async readBarrier(
+    mode: "default" | "consistent" = "consistent",
+  ): Promise<ApplyResult | undefined> {
+    if (this.#stopped || this.#failure !== undefined) return noLeaderResult();
+    if (this.isLeader || this.#rpc === undefined) {
+      if (mode === "default" && this.#raft.leaseValid()) return undefined;
+      const local = await this.#leaderReadIndex("consistent", false);
+      return "index" in local ? undefined : local;
+    }
+    this.#stats.forwardedReads += 1;
+    const answer = await this.#forward("forwardRead", { mode });
+    if (!answer.ok) return answer;
+    const index = (answer.value as { index?: unknown } | null)?.index;
+    if (typeof index !== "number" || !Number.isSafeInteger(index)) {
+      return { ok: false, error: "Cannot read: the leader answered no read index", status: 500 };
+    }
+    if (await this.#waitApplied(index)) return undefined;
+    return {
+      ok: false,
+      error: `Cannot read: this server did not apply through index ${index} in time`,
+      status: 500,
+    };
+  }
+
+  /** Resolves true once `index` is applied here, false after `forwardTimeoutMs` or a stop. */
+  #waitApplied(index: number): Promise<boolean> {
+    if (this.#raft.appliedIndex >= index) return Promise.resolve(true);
+    if (this.#appliedWaiters.length >= this.#config.pendingReadsMax) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = this.#runtime.timers.after(this.#config.forwardTimeoutMs, () => {
+        const at = this.#appliedWaiters.indexOf(waiter);
+        if (at >= 0) this.#appliedWaiters.splice(at, 1);
+        resolve(false);
+      });
+      const waiter: AppliedWaiter = {
+        index,
+        resolve: (reached) => {
+          timer.cancel();
+          resolve(reached);
+        },
+      };
+      this.#appliedWaiters.push(waiter);
+    });
+  }
+
+  /**
+   * The leader's read index: its commit index at once while its lease holds (default mode),
+   * else after a read-index heartbeat round. With `forwarded`, answered without waiting for
+   * this server to apply through it (the follower that asked waits for its own apply).
+   */
+  #leaderReadIndex(
+    mode: "default" | "consistent",
+    forwarded = true,
+  ): Promise<ApplyResult | { index: number }> {
+    const okIndex = (index: number) =>
+      forwarded ? { ok: true as const, value: { index } } : { index };
     if (this.#stopped || this.#failure !== undefined) return Promise.resolve(noLeaderResult());
+    if (!this.isLeader) return Promise.resolve(noLeaderResult());
+    if (mode === "default" && this.#raft.leaseValid()) {
+      return Promise.resolve(okIndex(this.#raft.commitIndex));
+    }
     if (this.#reads.size >= this.#config.pendingReadsMax) {
       return Promise.resolve(busyResult(`${this.#reads.size} consistent reads are pending`));
     }
@@ -388,8 +765,12 @@ export class RaftServer {
       }
       return Promise.resolve(noLeaderResult());
     }
-    const read = new Promise<ApplyResult | undefined>((resolve) => {
-      this.#reads.set(requestId, { resolve, index: undefined });
+    const read = new Promise<ApplyResult | { index: number }>((resolve) => {
+      this.#reads.set(requestId, {
+        resolve: (result, index) => resolve(result ?? okIndex(index)),
+        index: undefined,
+        forwarded,
+      });
     });
     this.#kick();
     return read;
@@ -402,6 +783,12 @@ export class RaftServer {
    * @returns false when the session does not exist
    */
   renewSession(id: string): boolean {
+    const leader = this.leaderAddress();
+    if (!this.isLeader && this.#rpc !== undefined && leader !== "") {
+      // The TTL timers run on the leader: tell it (best effort; clients renew well within
+      // the TTL, and the leader waits twice the TTL, as Consul does).
+      this.#rpc.send(leader, "renewSession", { id });
+    }
     return this.#duties.renewSession(id);
   }
 
@@ -412,7 +799,30 @@ export class RaftServer {
     this.#tickTimer?.cancel();
     this.#duties.stop();
     this.#failWaiting();
+    for (const waiter of this.#appliedWaiters.splice(0)) waiter.resolve(false);
     await this.#driving;
+    await this.#onStop?.();
+  }
+
+  /**
+   * Resolves true once a leader (with a known address) is known, false after `timeoutMs`.
+   *
+   * @param timeoutMs how long to wait
+   */
+  async waitForLeader(timeoutMs: number): Promise<boolean> {
+    const deadlineMs = this.#runtime.clock.monotonicMs() + timeoutMs;
+    while (this.leaderAddress() === "" || !this.#hasLeaderCommit()) {
+      if (this.#stopped || this.#runtime.clock.monotonicMs() >= deadlineMs) return false;
+      await new Promise<void>((resolve) => {
+        this.#runtime.timers.after(this.#config.tickMs, resolve, { keepAlive: true });
+      });
+    }
+    return true;
+  }
+
+  /** True once this server has applied an entry of the current term (the leader's noop). */
+  #hasLeaderCommit(): boolean {
+    return this.#raft.termAt(this.#raft.appliedIndex) === this.#raft.term;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -475,8 +885,8 @@ export class RaftServer {
         : { term: hard.term, vote: hard.vote ?? "", commit: hard.commit };
       await this.#committer.append(entries, hardState);
     }
-    // 2. Send. A sole voter has no one to send to; with no transport, count what would leave.
-    this.#stats.droppedMessages += ready.messagesToSend.length;
+    // 2. Send, now that everything above is durable.
+    if (ready.messagesToSend.length > 0) this.#send(ready.messagesToSend);
     // 3. Apply.
     if (snapshot !== undefined) this.#applySnapshot(snapshot);
     for (const entry of ready.committedEntries) this.#applyEntry(entry);
@@ -508,6 +918,8 @@ export class RaftServer {
       command = decodeCommand(entry.data);
       result = this.store.apply(entry.index, command);
       if (this.#duties.active) this.#duties.afterApply(command, result);
+    } else if (entry.type === "membership") {
+      result = { ok: true, value: true }; // What changeMembership() resolves with.
     }
     const pending = this.#pending.get(entry.index);
     if (pending === undefined) return;
@@ -520,9 +932,15 @@ export class RaftServer {
   #answerReads(): void {
     const applied = this.#raft.appliedIndex;
     for (const [requestId, read] of this.#reads) {
-      if (read.index === undefined || read.index > applied) continue;
+      if (read.index === undefined || (read.index > applied && !read.forwarded)) continue;
       this.#reads.delete(requestId);
-      read.resolve(undefined);
+      read.resolve(undefined, read.index);
+    }
+    for (let at = this.#appliedWaiters.length - 1; at >= 0; at--) {
+      const waiter = this.#appliedWaiters[at];
+      if (waiter.index > applied) continue;
+      this.#appliedWaiters.splice(at, 1);
+      waiter.resolve(true);
     }
   }
 
@@ -562,7 +980,7 @@ export class RaftServer {
   #failWaiting(): void {
     for (const pending of this.#pending.values()) pending.resolve(noLeaderResult());
     this.#pending.clear();
-    for (const read of this.#reads.values()) read.resolve(noLeaderResult());
+    for (const read of this.#reads.values()) read.resolve(noLeaderResult(), 0);
     this.#reads.clear();
   }
 

@@ -17,6 +17,8 @@ export interface AgentProcess {
   readonly httpHost: string;
   readonly httpPort: number;
   readonly dnsPort: number;
+  /** The LAN gossip port (UDP and TCP), or -1 when the agent runs no gossip pool. */
+  readonly serfLanPort: number;
   /** Everything the agent wrote to stderr so far. */
   log(): string;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code (or signal). */
@@ -30,7 +32,7 @@ export function runtimeCommand(entry: string, args: string[]): [string, string[]
 }
 
 /**
- * Starts `cairn agent -dev` bound to `host` with free ports for HTTP and DNS.
+ * Starts `cairn agent -dev` bound to `host` with free ports for HTTP, DNS and LAN gossip.
  *
  * @param options loopback host (127.0.0.x), extra agent flags, and `dev: false` to leave out
  *   `-dev` (for a server started with `-server -data-dir=...` in `args`)
@@ -46,6 +48,8 @@ export async function startAgentProcess(
     `-bind=${host}`,
     "-http-port=0",
     "-dns-port=0",
+    // A free gossip port, so agents on one host never collide; `args` may override it.
+    "-serf-lan-port=0",
     "-log-level=info",
     ...(options.args ?? []),
   ];
@@ -85,6 +89,7 @@ export async function startAgentProcess(
     httpHost: host,
     httpPort: ports.http,
     dnsPort: ports.dns,
+    serfLanPort: Number(/gossip: LAN pool on [\d.:a-f]+:(\d+)/.exec(stderr)?.[1] ?? -1),
     httpUrl: `http://${host}:${ports.http}`,
     log: () => stderr,
     async stop(graceMs = 5_000) {

@@ -14,6 +14,7 @@ export async function startTestAgent(
   const config = devAgentConfig("node-1");
   config.ports.http = options.listen === true ? 0 : -1;
   config.ports.dns = -1;
+  config.ports.serfLan = -1;
   config.logLevel = "error";
   options.configure?.(config);
   const logger = new Logger({ clock: runtime.clock, writeStderr: () => {} }, "error", false);

@@ -27,3 +27,4 @@ export * from "./crc32.ts";
 export * from "./lzw.ts";
 export * from "./framing.ts";
 export * from "./keyring.ts";
+export * from "./consul_user_event.ts";

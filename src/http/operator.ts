@@ -1,0 +1,53 @@
+/**
+ * `/v1/operator/raft/*`: the Raft configuration and removing a server from it, as Consul's
+ * `operator_endpoint.go` answers them (`ProtocolVersion` is always "3", Raft protocol 3).
+ *
+ * @module
+ */
+
+import { HttpError } from "./http_error.ts";
+import type { RequestContext, Routes } from "./routes.ts";
+
+/** Registers the operator endpoints. */
+export function registerOperatorRoutes(routes: Routes): void {
+  routes.add("/v1/operator/raft/configuration", {
+    GET: (request: RequestContext) => {
+      const server = request.backend.server;
+      if (server.raftConfiguration === undefined) {
+        throw new HttpError(500, "Cannot read the Raft configuration: this agent has no server");
+      }
+      const { servers, index } = server.raftConfiguration();
+      return request.json({
+        Servers: servers.map((entry) => ({
+          ID: entry.id,
+          Node: entry.node,
+          Address: entry.address,
+          Leader: entry.leader,
+          Voter: entry.voter,
+          ProtocolVersion: "3",
+        })),
+        Index: index,
+      });
+    },
+  });
+  routes.add("/v1/operator/raft/peer", {
+    DELETE: async (request: RequestContext) => {
+      const id = request.url.searchParams.get("id") ?? "";
+      const address = request.url.searchParams.get("address") ?? "";
+      if ((id === "") === (address === "")) {
+        // Consul's words for the same mistake.
+        throw new HttpError(
+          400,
+          "Must specify either ?id with the server's ID or ?address with IP:port of peer to remove",
+        );
+      }
+      const server = request.backend.server;
+      if (server.removeRaftPeer === undefined) {
+        throw new HttpError(500, "Cannot remove a Raft peer: this agent has no server");
+      }
+      const result = await server.removeRaftPeer(id === "" ? { address } : { id });
+      if (!result.ok) throw new HttpError(result.status, result.error);
+      return request.text("");
+    },
+  });
+}
