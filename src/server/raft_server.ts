@@ -52,7 +52,7 @@ import { StateStore } from "../core/state/state_store.ts";
 import type { FileStore, Runtime, TimerHandle } from "../runtime.ts";
 import { GroupCommitter } from "../storage/group_committer.ts";
 import { SnapshotStore } from "../storage/snapshot_store.ts";
-import type { WriteAheadLogOptions } from "../storage/wal.ts";
+import type { HardState, WriteAheadLogOptions } from "../storage/wal.ts";
 import { WriteAheadLog } from "../storage/wal.ts";
 import {
   decodeCommand,
@@ -222,6 +222,8 @@ export class RaftServer {
   readonly #directory: ServerDirectory;
   readonly #appliedWaiters: AppliedWaiter[] = [];
   readonly #onStop: (() => Promise<void>) | undefined;
+  /** A hard state whose only change is its commit index, written with the next entries. */
+  #commitUnwritten: HardState | undefined;
   #leaderContactAtMs = 0;
   #ticks = 0;
   #nextReadId = 1;
@@ -879,10 +881,23 @@ export class RaftServer {
     }
     const entries = ready.entriesToPersist.map(toLogEntry);
     const hard = ready.hardState;
-    if (entries.length > 0 || hard !== undefined) {
-      const hardState = hard === undefined
-        ? undefined
-        : { term: hard.term, vote: hard.vote ?? "", commit: hard.commit };
+    let hardState = hard === undefined
+      ? this.#commitUnwritten
+      : { term: hard.term, vote: hard.vote ?? "", commit: hard.commit };
+    const written = this.#wal.hardState;
+    if (
+      entries.length === 0 && snapshot === undefined && hardState !== undefined &&
+      hardState.term === written.term && hardState.vote === written.vote
+    ) {
+      // Only the commit index moved. It is volatile state in Raft (§5, Figure 2): a restart
+      // that finds an older one only replays fewer entries and relearns the rest from the
+      // leader. So it waits for the next batch of entries rather than costing an fsync of its
+      // own before the commit news leaves and the entries are applied (etcd's `MustSync`).
+      this.#commitUnwritten = hardState;
+      hardState = undefined;
+    }
+    if (entries.length > 0 || hardState !== undefined) {
+      this.#commitUnwritten = undefined;
       await this.#committer.append(entries, hardState);
     }
     // 2. Send, now that everything above is durable.
