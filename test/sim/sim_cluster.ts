@@ -18,6 +18,7 @@ import { randomUnit, reliableFaults, SimNetwork } from "./sim_network.ts";
 import type { KvCommand } from "./sim_kv.ts";
 import { decodeCommand, encodeCommand, SimKv } from "./sim_kv.ts";
 import type { KvOperation } from "./linearizability.ts";
+import { EventQueue } from "./event_queue.ts";
 
 /** A failed invariant; the message carries the seed. */
 export class SimViolation extends Error {
@@ -93,64 +94,6 @@ type SimEvent =
   | { type: "client"; client: number }
   | { type: "fault" };
 
-interface Timed {
-  at: number;
-  seq: number;
-  event: SimEvent;
-}
-
-/** A binary min-heap of events by (time, insertion order): deterministic ties. */
-class EventQueue {
-  readonly #heap: Timed[] = [];
-  #seq = 0;
-
-  get size(): number {
-    return this.#heap.length;
-  }
-
-  push(at: number, event: SimEvent): void {
-    const heap = this.#heap;
-    heap.push({ at, seq: this.#seq++, event });
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!less(heap[i], heap[parent])) break;
-      [heap[i], heap[parent]] = [heap[parent], heap[i]];
-      i = parent;
-    }
-  }
-
-  peekAt(): number {
-    return this.#heap.length === 0 ? Infinity : this.#heap[0].at;
-  }
-
-  pop(): Timed | undefined {
-    const heap = this.#heap;
-    if (heap.length === 0) return undefined;
-    const top = heap[0];
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && less(heap[l], heap[m])) m = l;
-        if (r < heap.length && less(heap[r], heap[m])) m = r;
-        if (m === i) break;
-        [heap[i], heap[m]] = [heap[m], heap[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
-function less(a: Timed, b: Timed): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-}
-
 const KEYS = ["a", "b", "c"];
 const TICK_MS = 10;
 const CLIENT_TIMEOUT_MS = 600;
@@ -174,7 +117,7 @@ export class SimCluster {
   clientsActive = true;
   faultsActive = true;
   readonly #random: SeededRandom;
-  readonly #queue = new EventQueue();
+  readonly #queue = new EventQueue<SimEvent>();
   #sequence = 0;
   #nextOpId = 1;
   #nextReadId = 1;

@@ -27,6 +27,7 @@ import {
   type StreamMessage,
   unwrapPacket,
 } from "../../../src/core/wire/mod.ts";
+import { EventQueue } from "../event_queue.ts";
 
 /** How to build a simulated cluster. */
 export interface SwimClusterOptions {
@@ -69,9 +70,9 @@ export interface DeathRecord {
 }
 
 type SimEvent =
-  | { kind: "timer"; atMs: number; seq: number; member: number }
-  | { kind: "input"; atMs: number; seq: number; member: number; input: SwimInput; slowed: boolean }
-  | { kind: "join"; atMs: number; seq: number; member: number };
+  | { kind: "timer"; atMs: number; member: number }
+  | { kind: "input"; atMs: number; member: number; input: SwimInput; slowed: boolean }
+  | { kind: "join"; atMs: number; member: number };
 
 interface OpenStream {
   requester: number;
@@ -91,12 +92,11 @@ export class SwimCluster {
   packetsSent = 0;
   packetsLost = 0;
   readonly #random: SeededRandom;
-  readonly #heap: SimEvent[] = [];
+  readonly #queue = new EventQueue<SimEvent>();
   readonly #byAddress = new Map<string, number>();
   readonly #scheduledAtMs: number[] = [];
   readonly #streams = new Map<number, OpenStream>();
   readonly #options: Required<SwimClusterOptions>;
-  #seq = 0;
   #nextStreamId = 1;
 
   private constructor(options: Required<SwimClusterOptions>) {
@@ -147,7 +147,7 @@ export class SwimCluster {
     this.#drain(member);
     if (index > 0) {
       const atMs = this.nowMs + randomBelow(this.#random, Math.max(1, this.#options.joinSpreadMs));
-      this.#push({ kind: "join", atMs, seq: 0, member: index });
+      this.#push({ kind: "join", atMs, member: index });
     }
     return member;
   }
@@ -202,7 +202,7 @@ export class SwimCluster {
         if (predicate()) return this.nowMs;
         nextCheckMs = this.nowMs + checkEveryMs;
       }
-      const next = this.#heap[0];
+      const next = this.#queue.peek();
       const stepTo = Math.min(next?.atMs ?? Infinity, nextCheckMs, untilMs);
       if (stepTo >= untilMs && (next === undefined || next.atMs >= untilMs)) {
         this.nowMs = Math.max(this.nowMs, untilMs);
@@ -246,7 +246,7 @@ export class SwimCluster {
     const deadline = Math.max(member.swim.nextDeadlineMs(), this.nowMs);
     if (deadline !== this.#scheduledAtMs[member.index]) {
       this.#scheduledAtMs[member.index] = deadline;
-      this.#push({ kind: "timer", atMs: deadline, seq: 0, member: member.index });
+      this.#push({ kind: "timer", atMs: deadline, member: member.index });
     }
   }
 
@@ -317,7 +317,6 @@ export class SwimCluster {
     this.#push({
       kind: "input",
       atMs: this.nowMs + this.#latencyMs(),
-      seq: 0,
       member: target,
       input: { type: "packet", from: from.address, messages: delivered },
       slowed: false,
@@ -330,7 +329,6 @@ export class SwimCluster {
       this.#push({
         kind: "input",
         atMs,
-        seq: 0,
         member: from.index,
         input: { type: "streamFailed", requestId: output.requestId, reason },
         slowed: false,
@@ -349,7 +347,6 @@ export class SwimCluster {
     this.#push({
       kind: "input",
       atMs: this.nowMs + 2 * this.#latencyMs(), // Connect, then the request.
-      seq: 0,
       member: target,
       input: { type: "stream", streamId, from: from.address, message: output.message },
       slowed: false,
@@ -371,7 +368,6 @@ export class SwimCluster {
     this.#push({
       kind: "input",
       atMs: deliverAtMs,
-      seq: 0,
       member: stream.requester,
       input,
       slowed: false,
@@ -379,42 +375,12 @@ export class SwimCluster {
   }
 
   #push(event: SimEvent): void {
-    event.seq = this.#seq++;
-    const heap = this.#heap;
-    heap.push(event);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(heap[i], heap[parent])) break;
-      [heap[i], heap[parent]] = [heap[parent], heap[i]];
-      i = parent;
-    }
+    this.#queue.push(event.atMs, event);
   }
 
   #pop(): SimEvent {
-    const heap = this.#heap;
-    const top = heap[0];
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        const right = left + 1;
-        let smallest = i;
-        if (left < heap.length && before(heap[left], heap[smallest])) smallest = left;
-        if (right < heap.length && before(heap[right], heap[smallest])) smallest = right;
-        if (smallest === i) break;
-        [heap[i], heap[smallest]] = [heap[smallest], heap[i]];
-        i = smallest;
-      }
-    }
-    return top;
+    return this.#queue.pop()!.event;
   }
-}
-
-function before(a: SimEvent, b: SimEvent): boolean {
-  return a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq);
 }
 
 function eventPayload(id: number, hops: number): Uint8Array {
