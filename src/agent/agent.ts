@@ -13,6 +13,7 @@ import { DnsServer } from "../dns/dns_server.ts";
 import type {
   AgentApi,
   ApiBackend,
+  KeyringView,
   MemberView,
   ServerApi,
   UserEvent,
@@ -445,6 +446,30 @@ class Agent implements RunningAgent, AgentApi {
     }
     const { joined, errors } = await gossip.join([address]);
     if (joined === 0) throw new Error(`Cannot join "${address}": ${errors.join("; ")}`);
+  }
+
+  // deno-lint-ignore require-await
+  async forceLeave(node: string, prune: boolean, wan: boolean): Promise<void> {
+    if (wan) throw new Error("Cannot force-leave on the WAN pool: WAN gossip is not built yet");
+    const gossip = this.#gossip;
+    if (gossip === undefined) {
+      throw new Error("Cannot force-leave: the LAN gossip pool is off (-serf-lan-port=-1)");
+    }
+    gossip.forceLeave(node, prune);
+  }
+
+  keyring(): KeyringView {
+    const gossip = this.#gossip;
+    if (gossip === undefined) {
+      throw new Error("Cannot list the keyring: the LAN gossip pool is off (-serf-lan-port=-1)");
+    }
+    const keys = [...gossip.keys()];
+    if (keys.length === 0) {
+      throw new Error("Cannot list the keyring: gossip encryption is off (no -encrypt)");
+    }
+    // Members that gossip with us alive decrypt what we send, so they hold our primary key.
+    const numNodes = gossip.members().filter((member) => member.status === 1).length;
+    return { keys, primary: keys[0], numNodes };
   }
 
   #startCoordinateSender(gossip: LanPool): void {

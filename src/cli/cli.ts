@@ -13,6 +13,13 @@ import {
   catalogServicesCommand,
 } from "./catalog_commands.ts";
 import { type Command, createCommandContext, runCommand } from "./command.ts";
+import {
+  eventCommand,
+  forceLeaveCommand,
+  joinCommand,
+  keygenCommand,
+  keyringCommand,
+} from "./gossip_commands.ts";
 import { infoCommand } from "./info_command.ts";
 import {
   kvDeleteCommand,
@@ -108,7 +115,12 @@ export function listCommands(options: CliOptions = {}): Command[] {
     catalogDatacentersCommand,
     catalogNodesCommand,
     catalogServicesCommand,
+    eventCommand,
+    forceLeaveCommand,
     infoCommand,
+    joinCommand,
+    keygenCommand,
+    keyringCommand,
     kvDeleteCommand,
     kvExportCommand,
     kvGetCommand,

@@ -44,6 +44,7 @@ export function registerAgentRoutes(routes: Routes): void {
   routes.add("/v1/agent/check/update/:id", { PUT: ttlUpdate });
   routes.add("/v1/agent/leave", { PUT: leave });
   routes.add("/v1/agent/join/:address", { PUT: join });
+  routes.add("/v1/agent/force-leave/:node", { PUT: forceLeave });
 }
 
 function version(request: RequestContext): Response {
@@ -170,6 +171,17 @@ async function join(request: RequestContext): Promise<Response> {
   // Consul answers a failed join with 500 and the reason.
   if (agent.join === undefined) throw new Error("Cannot join: this agent runs no gossip pool");
   await agent.join(request.param("address"), request.query.flag("wan"));
+  return request.text("");
+}
+
+async function forceLeave(request: RequestContext): Promise<Response> {
+  const agent = request.backend.agent;
+  if (agent.forceLeave === undefined) {
+    throw new Error("Cannot force-leave: this agent runs no gossip pool");
+  }
+  const node = request.param("node");
+  if (node === "") throw badRequest("Missing node name");
+  await agent.forceLeave(node, request.query.flag("prune"), request.query.flag("wan"));
   return request.text("");
 }
 

@@ -65,6 +65,16 @@ export interface ServerApi {
   removeRaftPeer?(selector: { id?: string; address?: string }): Promise<ApplyResult>;
 }
 
+/** The keyring of one gossip pool, as `/v1/operator/keyring` lists it. */
+export interface KeyringView {
+  /** Installed keys (base64), primary first. */
+  keys: string[];
+  /** The primary key (base64), used to send. */
+  primary: string;
+  /** Members counted: the alive members of the pool, ourselves included. */
+  numNodes: number;
+}
+
 /** The agent side: local services and checks, members, events. */
 export interface AgentApi {
   readonly nodeName: string;
@@ -94,6 +104,17 @@ export interface AgentApi {
    * throws naming the cause when no member answered. Absent on agents without gossip.
    */
   join?(address: string, wan: boolean): Promise<void>;
+  /**
+   * Removes a member from the LAN (or WAN) pool (`PUT /v1/agent/force-leave/:node`): it shows
+   * as left, or is erased with `prune`; throws naming the cause. Absent on agents without gossip.
+   */
+  forceLeave?(node: string, prune: boolean, wan: boolean): Promise<void>;
+  /**
+   * The LAN pool's keyring (`GET /v1/operator/keyring`): installed keys, primary first, and how
+   * many members hold each as this agent can tell; throws naming the cause (no gossip, no
+   * `-encrypt`). Absent on agents without gossip.
+   */
+  keyring?(): KeyringView;
   /** The `/v1/agent/self` document. */
   self(): Record<string, unknown>;
   /** Leaves the cluster gracefully and shuts the agent down. */

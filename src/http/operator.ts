@@ -1,6 +1,8 @@
 /**
  * `/v1/operator/raft/*`: the Raft configuration and removing a server from it, as Consul's
- * `operator_endpoint.go` answers them (`ProtocolVersion` is always "3", Raft protocol 3).
+ * `operator_endpoint.go` answers them (`ProtocolVersion` is always "3", Raft protocol 3); and
+ * `/v1/operator/keyring`: the LAN pool's keys. The keyring is fixed at start (`-encrypt`), so
+ * listing works and install/use/remove answer 500 "Cannot change the keyring: ...".
  *
  * @module
  */
@@ -10,6 +12,20 @@ import type { RequestContext, Routes } from "./routes.ts";
 
 /** Registers the operator endpoints. */
 export function registerOperatorRoutes(routes: Routes): void {
+  const changeKeyring = () => {
+    // The pool's keyring is fixed at start; say so rather than pretend (docs/compatibility.md).
+    throw new HttpError(
+      500,
+      "Cannot change the keyring: this agent's keyring is fixed at start (-encrypt); " +
+        "restart the agents with the new key",
+    );
+  };
+  routes.add("/v1/operator/keyring", {
+    GET: listKeyring,
+    POST: changeKeyring,
+    PUT: changeKeyring,
+    DELETE: changeKeyring,
+  });
   routes.add("/v1/operator/raft/configuration", {
     GET: (request: RequestContext) => {
       const server = request.backend.server;
@@ -50,4 +66,20 @@ export function registerOperatorRoutes(routes: Routes): void {
       return request.text("");
     },
   });
+}
+
+function listKeyring(request: RequestContext): Response {
+  const agent = request.backend.agent;
+  if (agent.keyring === undefined) {
+    throw new HttpError(500, "Cannot list the keyring: this agent runs no gossip pool");
+  }
+  const { keys, primary, numNodes } = agent.keyring();
+  return request.json([{
+    WAN: false,
+    Datacenter: agent.datacenter,
+    Segment: "",
+    Keys: Object.fromEntries(keys.map((key) => [key, numNodes])),
+    PrimaryKeys: { [primary]: numNodes },
+    NumNodes: numNodes,
+  }]);
 }

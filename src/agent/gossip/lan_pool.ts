@@ -12,6 +12,7 @@ import { defaultLanConfig, type SwimConfig } from "../../core/swim/mod.ts";
 import { defaultSerfConfig, type MemberInfo, memberStatusCode } from "../../core/serf/mod.ts";
 import type { Coordinate } from "../../core/vivaldi/mod.ts";
 import { validateKey } from "../../core/wire/mod.ts";
+import { encodeBase64 } from "../../core/base64.ts";
 import { bytesToIp } from "./_ip.ts";
 import type { GossipLog, TransportStats } from "./memberlist_transport.ts";
 import { parseJoinAddress, RetryJoin } from "./retry_join.ts";
@@ -73,11 +74,17 @@ export interface LanPoolOptions {
 export class LanPool {
   readonly #pool: SerfPool;
   readonly #retryJoin: RetryJoin | undefined;
+  readonly #keys: readonly string[];
   #stopping: Promise<void> | undefined;
 
-  private constructor(pool: SerfPool, retryJoin: RetryJoin | undefined) {
+  private constructor(
+    pool: SerfPool,
+    retryJoin: RetryJoin | undefined,
+    keys: readonly string[],
+  ) {
     this.#pool = pool;
     this.#retryJoin = retryJoin;
+    this.#keys = keys;
   }
 
   /**
@@ -117,7 +124,8 @@ export class LanPool {
     const where = `${pool.address.host}:${pool.address.port}`;
     const encrypted = keys.length > 0 ? ", encrypted" : "";
     options.log.info(`gossip: LAN pool on ${where} (UDP and TCP${encrypted})`);
-    return new LanPool(pool, retryJoin);
+    const installed = options.encrypt === undefined ? [] : [encodeBase64(keys[0])];
+    return new LanPool(pool, retryJoin, installed);
   }
 
   /** The bound gossip address. */
@@ -153,6 +161,27 @@ export class LanPool {
    */
   userEvent(name: string, payload: Uint8Array, coalesce: boolean): number {
     return this.#pool.userEvent(name, payload, coalesce);
+  }
+
+  /**
+   * Removes a member (`/v1/agent/force-leave/:node`): a leave intent on its behalf, so a failed
+   * member shows as left at once; `prune` erases it from the member list too.
+   *
+   * @throws Error when no member has that name
+   */
+  forceLeave(name: string, prune: boolean): void {
+    if (!this.#pool.members().some((member) => member.name === name)) {
+      throw new Error(`Cannot force-leave "${name}": no member has that name`);
+    }
+    this.#pool.forceLeave(name, prune);
+  }
+
+  /**
+   * The installed gossip keys, base64, primary first; none without `-encrypt`. The keyring is
+   * fixed at start: one key, the primary.
+   */
+  keys(): readonly string[] {
+    return this.#keys;
   }
 
   /** Our Vivaldi coordinate, moved by every acked probe. */
