@@ -30,8 +30,17 @@ import {
 } from "./kv_commands.ts";
 import { leaveCommand } from "./leave_command.ts";
 import { membersCommand } from "./members_command.ts";
+import {
+  operatorRaftListPeersCommand,
+  operatorRaftRemovePeerCommand,
+} from "./operator_commands.ts";
 import { rttCommand } from "./rtt_command.ts";
 import { servicesDeregisterCommand, servicesRegisterCommand } from "./services_commands.ts";
+import {
+  snapshotInspectCommand,
+  snapshotRestoreCommand,
+  snapshotSaveCommand,
+} from "./snapshot_commands.ts";
 import { versionCommand } from "./version_command.ts";
 
 /** Options of {@link runCli}. */
@@ -42,6 +51,8 @@ const commandGroups: Record<string, string> = {
   catalog: "Interact with the catalog",
   kv: "Interact with the key-value store",
   services: "Interact with services",
+  operator: "Provides cluster-level tools for operators",
+  snapshot: "Saves, restores and inspects snapshots of the server state",
 };
 
 const helpWords = new Set(["-h", "-help", "--help", "help"]);
@@ -85,6 +96,11 @@ export async function runCli(
     return 2;
   }
   const [second, ...subcommandArgs] = rest;
+  // Three words deep, e.g. "operator raft list-peers".
+  const nested = commands.find((command) =>
+    command.name === `${first} ${second} ${subcommandArgs[0]}`
+  );
+  if (nested !== undefined) return await runCommand(nested, context, subcommandArgs.slice(1));
   if (second !== undefined && helpWords.has(second)) {
     context.out(formatGroupUsage(first, commands));
     return 0;
@@ -128,9 +144,14 @@ export function listCommands(options: CliOptions = {}): Command[] {
     kvPutCommand,
     leaveCommand,
     membersCommand,
+    operatorRaftListPeersCommand,
+    operatorRaftRemovePeerCommand,
     rttCommand,
     servicesDeregisterCommand,
     servicesRegisterCommand,
+    snapshotInspectCommand,
+    snapshotRestoreCommand,
+    snapshotSaveCommand,
     versionCommand,
   ];
 }

@@ -17,6 +17,7 @@ import { registerKvRoutes } from "./kv.ts";
 import { Routes } from "./routes.ts";
 import { registerSessionRoutes } from "./session.ts";
 import { registerOperatorRoutes } from "./operator.ts";
+import { registerSnapshotRoutes } from "./snapshot.ts";
 import { registerStatusRoutes } from "./status.ts";
 import { registerTxnRoutes } from "./txn.ts";
 import { registerUiRoutes } from "./ui.ts";
@@ -44,6 +45,7 @@ export function createHttpApi(backend: ApiBackend): Hono {
   registerSessionRoutes(routes);
   registerStatusRoutes(routes);
   registerOperatorRoutes(routes);
+  registerSnapshotRoutes(routes);
   registerEventRoutes(routes);
   registerCoordinateRoutes(routes);
   if (backend.ui) registerUiRoutes(routes);

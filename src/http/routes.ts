@@ -87,6 +87,16 @@ export class RequestContext {
     return new Response(body, { status: options.status ?? 200, headers });
   }
 
+  /** A binary answer (`application/octet-stream`); `index` adds the index and leader headers. */
+  bytes(body: Uint8Array, options: { index?: number; status?: number } = {}): Response {
+    const headers = this.#headers(options.index);
+    headers["Content-Type"] = "application/octet-stream";
+    return new Response(body as Uint8Array<ArrayBuffer>, {
+      status: options.status ?? 200,
+      headers,
+    });
+  }
+
   /** The headers every read answer carries. */
   #headers(index: number | undefined): Record<string, string> {
     const headers: Record<string, string> = {};

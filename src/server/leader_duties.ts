@@ -109,6 +109,12 @@ export class LeaderDuties {
     if (command.type === "sessionCreate" && result.ok) {
       this.#armSessionTimer(command.session.id, command.session.ttlMs);
     }
+    // A restore brings its own sessions: each gets a fresh TTL countdown, as at election.
+    if (command.type === "restore" && result.ok) {
+      for (const session of this.#store.sessionList().value) {
+        if (!this.#sessionTimers.has(session.id)) this.#armSessionTimer(session.id, session.ttlMs);
+      }
+    }
     // Any session may be gone now (destroyed, or invalidated by a check or node change).
     for (const id of [...this.#sessionTimers.keys()]) {
       if (this.#store.session(id).value.length === 0) {

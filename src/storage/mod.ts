@@ -48,3 +48,9 @@ export {
   SnapshotStore,
   type SnapshotStoreOptions,
 } from "./snapshot_store.ts";
+export {
+  decodeSnapshotArchive,
+  encodeSnapshotArchive,
+  SNAPSHOT_ARCHIVE_BYTES_MAX,
+  SNAPSHOT_ARCHIVE_HEADER_BYTES,
+} from "./snapshot_archive.ts";

@@ -102,7 +102,13 @@ export type Command =
   | { type: "sessionDestroy"; atMs: number; id: string }
   | { type: "txn"; atMs: number; ops: TxnOp[] }
   | { type: "tombstoneReap"; atMs: number; throughIndex: number }
-  | { type: "coordinateBatchUpdate"; atMs: number; updates: CoordinateRecord[] };
+  | { type: "coordinateBatchUpdate"; atMs: number; updates: CoordinateRecord[] }
+  /**
+   * Replaces the whole state with a snapshot (`PUT /v1/snapshot`): the body of
+   * `encodeSnapshot`, applied on every server at this entry's index, which every table index
+   * then takes so blocking queries see the change.
+   */
+  | { type: "restore"; atMs: number; snapshot: Uint8Array };
 
 /** The outcome of one applied command. Failures are values: they do not throw. */
 export type ApplyResult =

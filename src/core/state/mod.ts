@@ -14,4 +14,10 @@ export {
 } from "./state_store.ts";
 export { type TxnError, type TxnOutcome, type TxnResult } from "./txn.ts";
 export { type WatchHandle, WatchHub } from "./watches.ts";
-export { decodeSnapshot, encodeSnapshot, restoreSnapshot, type StateSnapshot } from "./snapshot.ts";
+export {
+  decodeSnapshot,
+  encodeSnapshot,
+  restoreSnapshot,
+  restoreSnapshotAt,
+  type StateSnapshot,
+} from "./snapshot.ts";

@@ -127,6 +127,55 @@ export function restoreSnapshot(store: StateStore, snapshot: StateSnapshot): voi
   store.watches.fireAll();
 }
 
+/**
+ * Restores `snapshot` as the state at log `index` (a replicated restore, `PUT /v1/snapshot`):
+ * the store's last index and every table index become `index`, so blocking queries see the
+ * change; a key whose record differs from the one it replaces, and a key the restore removes
+ * (as a tombstone), take `index` too, so `?index` waits on single keys and prefixes wake up
+ * with a larger index. Indexes in the snapshot above `index` (a snapshot from another cluster)
+ * are lowered to `index`, so no record is newer than the log. Deterministic: every server
+ * applies the same entry to the same state.
+ *
+ * @param store the store to replace
+ * @param snapshot from {@link decodeSnapshot}
+ * @param index the log index of the restore entry, above `store.lastIndex`
+ */
+export function restoreSnapshotAt(store: StateStore, snapshot: StateSnapshot, index: number): void {
+  const tables = store.tablesForSnapshot;
+  const before = new Map<string, number>();
+  for (const [key, record] of tables.kv.entries()) before.set(key, record.modifyIndex);
+  const names = new Set([...tables.indexes.keys(), ...snapshot.indexes.map(([name]) => name)]);
+  const clamp = <T extends { createIndex: number; modifyIndex: number }>(record: T): T =>
+    record.createIndex <= index && record.modifyIndex <= index ? record : {
+      ...record,
+      createIndex: Math.min(record.createIndex, index),
+      modifyIndex: Math.min(record.modifyIndex, index),
+    };
+  const kv = snapshot.kv.map((record) => {
+    const clamped = clamp(record);
+    return before.get(record.key) === clamped.modifyIndex
+      ? clamped
+      : { ...clamped, modifyIndex: index };
+  });
+  const kept = new Set(kv.map((record) => record.key));
+  const tombstones = new Map<string, number>();
+  for (const [key, deletedAt] of snapshot.tombstones) {
+    if (!kept.has(key)) tombstones.set(key, Math.min(deletedAt, index));
+  }
+  for (const key of before.keys()) if (!kept.has(key)) tombstones.set(key, index);
+  restoreSnapshot(store, {
+    ...snapshot,
+    lastIndex: index,
+    nodes: snapshot.nodes.map(clamp),
+    services: snapshot.services.map(clamp),
+    checks: snapshot.checks.map(clamp),
+    kv,
+    tombstones: [...tombstones.entries()],
+    sessions: snapshot.sessions.map(clamp),
+    indexes: [...names].map((name) => [name, index]),
+  });
+}
+
 function nested<V>(outer: Map<string, Map<string, V>>, key: string): Map<string, V> {
   let inner = outer.get(key);
   if (inner === undefined) {

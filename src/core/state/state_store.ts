@@ -12,6 +12,7 @@ import { deregister, register } from "./catalog.ts";
 import type { ApplyResult, Command, TxnOp } from "./commands.ts";
 import { deleteKv, kvResult, prefixIndex, reapTombstones, setKv } from "./kv_store.ts";
 import { createSession, destroySession } from "./sessions.ts";
+import { decodeSnapshot, restoreSnapshotAt, type StateSnapshot } from "./snapshot.ts";
 import { runTxn, type TxnOutcome } from "./txn.ts";
 import type {
   CheckRecord,
@@ -66,6 +67,8 @@ export class StateStore {
   apply(index: number, command: Command): ApplyResult {
     const tables = this.#tables;
     assert(index > tables.lastIndex, `Cannot apply index ${index}: at ${tables.lastIndex} already`);
+    // A restore replaces the tables whole: nothing to journal, nothing to roll back.
+    if (command.type === "restore") return this.#restore(index, command.snapshot);
     tables.lastIndex = index;
     tables.begin({ index, atMs: command.atMs });
     let result: ApplyResult;
@@ -87,6 +90,19 @@ export class StateStore {
     tables.commit();
     this.watches.fire(topics, keys);
     return result;
+  }
+
+  #restore(index: number, bytes: Uint8Array): ApplyResult {
+    let snapshot: StateSnapshot;
+    try {
+      snapshot = decodeSnapshot(bytes);
+    } catch (error) {
+      // The leader checks first; a replica that still meets garbage consumes the index only.
+      this.#tables.lastIndex = index;
+      return { ok: false, error: (error as Error).message, status: 400 };
+    }
+    restoreSnapshotAt(this, snapshot, index);
+    return { ok: true, value: index };
   }
 
   #dispatch(command: Command): ApplyResult {
@@ -116,6 +132,8 @@ export class StateStore {
         return { ok: true, value: reapTombstones(tables, command.throughIndex) };
       case "coordinateBatchUpdate":
         return { ok: true, value: updateCoordinates(tables, command.updates) };
+      case "restore":
+        throw new Error("Cannot dispatch a restore: apply() handles it");
     }
   }
 
