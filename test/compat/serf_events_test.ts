@@ -13,6 +13,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AgentProcess, startAgentProcess } from "../_support/agent_process.ts";
+import { waitFor } from "../_support/wait_for.ts";
 import { decodeConsulUserEvent } from "../../src/core/wire/mod.ts";
 
 const serfBin = "/usr/bin/serf";
@@ -42,24 +43,6 @@ function serf(args: string[], timeoutMs = 8_000): Promise<string | undefined> {
       resolve(error ? undefined : stdout);
     });
   });
-}
-
-/** Polls `probe` every 200 ms until it returns a value, for at most `timeoutMs`. */
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = waitMs,
-  describeLast: () => string = () => "",
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      assert.fail(`Cannot wait longer for ${what} (${timeoutMs} ms)${describeLast()}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 async function getJson<T>(agent: AgentProcess, path: string): Promise<T> {

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { type AgentProcess, startAgentProcess } from "../_support/agent_process.ts";
+import { waitFor } from "../_support/wait_for.ts";
 
 const serfBin = "/usr/bin/serf";
 const skip = existsSync(serfBin) ? false : `${serfBin} is missing: apt-get install -y serf`;
@@ -92,24 +93,6 @@ async function cairnMembers(agent: AgentProcess): Promise<CairnMember[]> {
 async function put(agent: AgentProcess, path: string): Promise<{ status: number; body: string }> {
   const response = await fetch(`${agent.httpUrl}${path}`, { method: "PUT" });
   return { status: response.status, body: await response.text() };
-}
-
-/** Polls `probe` every 200 ms until it returns a value, for at most `timeoutMs`. */
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs: number,
-  describeLast: () => string = () => "",
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      assert.fail(`Cannot wait longer for ${what} (${timeoutMs} ms)${describeLast()}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 function findSerfMember(members: SerfMember[] | undefined, name: string, status: string) {
