@@ -150,7 +150,8 @@ const valueArbitrary: fc.Arbitrary<Value> = fc.letrec<{ value: Value }>((tie) =>
     fc.double({ noNaN: true }).filter((x) => !Number.isSafeInteger(x) && !Object.is(x, -0)),
     fc.string({ unit: "grapheme", maxLength: 80 }),
     fc.array(tie("value"), { maxLength: 20 }),
-    fc.dictionary(fc.string({ maxLength: 40 }), tie("value"), {
+    // The reference decoder refuses a "__proto__" key, so the generator never makes one.
+    fc.dictionary(fc.string({ maxLength: 40 }).filter((key) => key !== "__proto__"), tie("value"), {
       maxKeys: 18,
       noNullPrototype: true,
     }),
