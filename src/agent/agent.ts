@@ -20,7 +20,7 @@ import type {
 } from "../http/api_backend.ts";
 import { defaultBlockingConfig } from "../http/blocking_query.ts";
 import { createHttpApi } from "../http/http_api.ts";
-import { randomUuid } from "../http/session.ts";
+import { randomUuid } from "../core/uuid.ts";
 import type { Address, HttpServer, Runtime } from "../runtime.ts";
 import { loadNodeId } from "../server/node_id.ts";
 import { openClusterServer } from "../server/cluster_server.ts";

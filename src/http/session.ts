@@ -7,6 +7,7 @@
 
 import { z } from "zod";
 import { parseGoDurationMs } from "../core/go_duration.ts";
+import { randomUuid } from "../core/uuid.ts";
 import type { SessionInput } from "../core/state/commands.ts";
 import { HttpError } from "./http_error.ts";
 import { ciObject, parseWith, readJson } from "./json_input.ts";
@@ -43,17 +44,6 @@ export function registerSessionRoutes(routes: Routes): void {
   routes.add("/v1/session/info/:id", { GET: sessionInfo });
   routes.add("/v1/session/node/:node", { GET: nodeSessions });
   routes.add("/v1/session/list", { GET: listSessions });
-}
-
-/** A random RFC 4122 version 4 UUID from the runtime's random bytes. */
-export function randomUuid(randomBytes: (bytes: Uint8Array) => Uint8Array): string {
-  const bytes = randomBytes(new Uint8Array(16));
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
-    hex.slice(20)
-  }`;
 }
 
 function lockDelayMs(value: string | number | null | undefined): number {

@@ -90,16 +90,8 @@ export interface SwimStats {
   refutations: number;
 }
 
-interface Member {
-  name: string;
-  address: Uint8Array;
-  port: number;
-  meta: Uint8Array;
-  versions: Uint8Array;
-  incarnation: number;
-  state: MemberState;
-  stateChangedAtMs: number;
-}
+/** A member as the core keeps it: the same fields it reports. */
+type Member = MemberSnapshot;
 
 interface ActiveProbe {
   target: string;
