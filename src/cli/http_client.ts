@@ -8,6 +8,7 @@
 
 import { readFileAtPath } from "../agent/config_file.ts";
 import type { Runtime } from "../runtime.ts";
+import { quoteLargeIntegers } from "../http/json_output.ts";
 import type { Flags, FlagSpecs } from "./flags.ts";
 
 /** The flags every client command accepts (Consul's "HTTP API Options"). */
@@ -86,6 +87,8 @@ export interface HttpRequestOptions {
   body?: string | Uint8Array;
   /** Statuses returned rather than thrown as {@link HttpError}, e.g. 404 for a missing key. */
   allowStatuses?: number[];
+  /** Fields of the JSON answer that are uint64 (e.g. KV `Flags`): large ones are kept as text. */
+  uint64Fields?: string[];
 }
 
 /** A client of one agent's HTTP API. */
@@ -156,7 +159,10 @@ export class HttpClient {
     const text = await response.text();
     if (!response.ok) return undefined;
     try {
-      return JSON.parse(text);
+      const exact = options.uint64Fields === undefined
+        ? text
+        : quoteLargeIntegers(text, options.uint64Fields);
+      return JSON.parse(exact);
     } catch {
       throw new SyntaxError(`Cannot decode the agent's answer to ${path}: it is not JSON`);
     }

@@ -8,16 +8,27 @@
 import { z } from "zod";
 import { readFileAtPath } from "../agent/config_file.ts";
 import { decodeBase64, encodeBase64 } from "../core/base64.ts";
+import { parseUint64, quoteLargeIntegers, stringifyJson } from "../http/json_output.ts";
 import type { Runtime } from "../runtime.ts";
 import { type Command, type CommandContext, errorMessage } from "./command.ts";
 import { FlagError, type Flags } from "./flags.ts";
 import { createHttpClient, escapePath, type HttpClient } from "./http_client.ts";
 import { tabulate } from "./table.ts";
 
+/** A uint64 as a number, or as digits when it was too large for one (see `uint64Fields`). */
+const uint64Schema = z.union([z.number().int().min(0), z.string()]).transform((value, context) => {
+  const parsed = typeof value === "number" ? value : parseUint64(value);
+  if (parsed === undefined) {
+    context.addIssue({ code: "custom", message: `${value} is not a uint64` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
 const kvPairSchema = z.object({
   Key: z.string(),
   Value: z.string().nullable().optional(),
-  Flags: z.number().optional(),
+  Flags: uint64Schema.optional(),
   CreateIndex: z.number().optional(),
   ModifyIndex: z.number().optional(),
   LockIndex: z.number().optional(),
@@ -32,14 +43,15 @@ const kvPairsSchema = z.array(kvPairSchema).nullable();
 /** One entry of `kv export` output and `kv import` input (Consul's `kvExportEntry`). */
 export interface KvExportEntry {
   key: string;
-  flags: number;
+  /** uint64: a bigint above 2^53 - 1. */
+  flags: number | bigint;
   /** The value, base64. */
   value: string;
 }
 
 const exportEntriesSchema = z.array(z.object({
   key: z.string(),
-  flags: z.number().int().min(0).optional(),
+  flags: uint64Schema.optional(),
   value: z.string(),
 }));
 
@@ -101,7 +113,10 @@ async function runKvGet(context: CommandContext, flags: Flags): Promise<number> 
       });
       return 0;
     }
-    const found = await client.json("GET", kvPath(key), { allowStatuses: [404] });
+    const found = await client.json("GET", kvPath(key), {
+      allowStatuses: [404],
+      uint64Fields: ["Flags"],
+    });
     const pair = found === undefined ? undefined : kvPairsSchema.parse(found)?.[0];
     if (pair === undefined) {
       context.err(`Error! No key exists at: ${key}`);
@@ -372,7 +387,8 @@ async function runKvImport(context: CommandContext, flags: Flags): Promise<numbe
   let entries: z.infer<typeof exportEntriesSchema>;
   try {
     const data = await readData(context.runtime, args[0]);
-    entries = exportEntriesSchema.parse(JSON.parse(new TextDecoder().decode(data)));
+    const text = quoteLargeIntegers(new TextDecoder().decode(data), ["flags"]);
+    entries = exportEntriesSchema.parse(JSON.parse(text));
   } catch (error) {
     const reason = error instanceof z.ZodError
       ? `want a JSON array of {"key", "flags", "value"} (${error.issues[0]?.message})`
@@ -431,7 +447,7 @@ export function formatKvPair(pair: KvPair, base64: boolean): string {
  * @returns the JSON text
  */
 export function formatGoJson(value: unknown): string {
-  return JSON.stringify(value, null, "\t").replace(
+  return stringifyJson(value, "\t").replace(
     /[<>&\u2028\u2029]/g,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
@@ -441,6 +457,7 @@ async function listPairs(client: HttpClient, prefix: string): Promise<KvPair[]> 
   const listed = await client.json("GET", kvPath(prefix), {
     query: [["recurse", ""]],
     allowStatuses: [404],
+    uint64Fields: ["Flags"],
   });
   return listed === undefined ? [] : kvPairsSchema.parse(listed) ?? [];
 }

@@ -13,13 +13,14 @@ const bigintPattern = /"\\u0001u64:(\d+)"/g;
  * Serializes `value` as JSON; bigints become exact number literals.
  *
  * @param value what to write
- * @param pretty indent by 4 spaces, as Consul's `?pretty`
+ * @param pretty indent by 4 spaces, as Consul's `?pretty`, or by the given string
  * @returns the JSON text
  */
-export function stringifyJson(value: unknown, pretty: boolean): string {
+export function stringifyJson(value: unknown, pretty: boolean | string): string {
+  const indent = typeof pretty === "string" ? pretty : pretty ? 4 : undefined;
   // The common case has no bigint: plain JSON.stringify, without a replacer call per value.
   try {
-    return JSON.stringify(value, undefined, pretty ? 4 : undefined);
+    return JSON.stringify(value, undefined, indent);
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;
   }
@@ -31,7 +32,7 @@ export function stringifyJson(value: unknown, pretty: boolean): string {
       sawBigint = true;
       return `${bigintMark}${item.toString()}`;
     },
-    pretty ? 4 : undefined,
+    indent,
   );
   return sawBigint ? text.replace(bigintPattern, "$1") : text;
 }

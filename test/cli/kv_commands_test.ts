@@ -358,3 +358,30 @@ test("kv import reads stdin or inline JSON, applies -prefix, and refuses bad dat
   const missing = await cairn(["kv", "import"], {});
   assert.equal(missing.code, 2);
 });
+
+test("kv get -detailed, export and import keep uint64 flags above 2^53 exact", async () => {
+  const big = "18446744073709551615";
+  const raw = JSON.stringify([pair("app/a", "v", { Flags: 0 })]).replace(
+    '"Flags":0',
+    `"Flags":${big}`,
+  );
+  const detailed = await cairn(["kv", "get", "-detailed", "app/a"], {
+    "GET /v1/kv/app/a": { body: raw },
+  });
+  assert.match(detailed.stdout, new RegExp(`^Flags +${big}$`, "m"));
+  const exported = await cairn(["kv", "export", "app"], {
+    "GET /v1/kv/app?recurse=": { body: raw },
+  });
+  assert.match(exported.stdout, new RegExp(`"flags": ${big},`));
+  const imported = await cairn(["kv", "import", exported.stdout], {
+    [`PUT /v1/kv/app/a?flags=${big}`]: { body: true },
+  });
+  assert.equal(imported.stdout, "Imported: app/a\n");
+  const tooBig = await cairn([
+    "kv",
+    "import",
+    '[{"key":"x","flags":18446744073709551616,"value":""}]',
+  ], {});
+  assert.equal(tooBig.code, 1);
+  assert.match(tooBig.stderr, /^Cannot unmarshal data: .*not a uint64/);
+});
