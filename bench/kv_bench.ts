@@ -1,12 +1,13 @@
 // Goal: KV throughput and latency of a 3-server cairn cluster against a 3-member etcd cluster,
 // same machine, same load generator, same run: writes, stale (serializable) reads and
 // consistent (linearizable) reads at 1, 16 and 64 concurrent clients, each sent to its leader.
-// Method: cairn servers on 127.0.0.81-83 (`-server -bootstrap-expect=3`, temp data dirs, fsync
-// on), etcd 3.4 members on 127.0.0.84-86; every client holds one keep-alive connection and
+// Method: cairn servers on 127.0.15.1-3 (`-server -bootstrap-expect=3`, temp data dirs, fsync
+// on), etcd 3.4 members on 127.0.15.4-6; every client holds one keep-alive connection and
 // sends its next request as soon as the previous answer arrives, for DURATION seconds per
 // cell. Server CPU per operation comes from /proc/<pid>/stat (utime + stime of all servers);
 // RSS is the sum of the servers' VmRSS after the run.
 // Run: deno run -A bench/kv_bench.ts [--seconds=5] [--clients=1,16,64]
+//   [--ops=write,stale,consistent]
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
@@ -19,10 +20,12 @@ const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "5" },
     clients: { type: "string", default: "1,16,64" },
+    ops: { type: "string", default: "write,stale,consistent" },
   },
 });
 const seconds = Math.min(30, Math.max(1, Number(values.seconds)));
 const clientCounts = values.clients.split(",").map(Number).filter((n) => n >= 1 && n <= 256);
+const selectedOps = values.ops.split(",");
 const root = mkdtempSync(join(tmpdir(), "cairn-kv-bench-"));
 const ticksPerSecond = 100;
 
@@ -127,7 +130,7 @@ async function load(target: Target, clients: number, pids: number[]) {
 }
 
 async function startCairn(): Promise<{ agents: AgentProcess[]; leader: AgentProcess }> {
-  const hosts = ["127.0.0.81", "127.0.0.82", "127.0.0.83"];
+  const hosts = ["127.0.15.1", "127.0.15.2", "127.0.15.3"];
   const agents = await Promise.all(hosts.map((host, at) =>
     startAgentProcess({
       host,
@@ -150,7 +153,7 @@ async function startCairn(): Promise<{ agents: AgentProcess[]; leader: AgentProc
 }
 
 async function startEtcd() {
-  const hosts = ["127.0.0.84", "127.0.0.85", "127.0.0.86"];
+  const hosts = ["127.0.15.4", "127.0.15.5", "127.0.15.6"];
   const cluster = hosts.map((host, at) => `e${at}=http://${host}:2380`).join(",");
   const processes = hosts.map((host, at) =>
     spawn("etcd", [
@@ -261,6 +264,7 @@ try {
     ],
   ];
   for (const [name, cairnTarget, etcdTarget] of cells) {
+    if (!selectedOps.some((op) => name.includes(op))) continue;
     for (const clients of clientCounts) {
       const ours = await load(cairnTarget, clients, cairnPids);
       const theirs = await load(etcdTarget, clients, etcdPids);

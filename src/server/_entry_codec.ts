@@ -18,7 +18,7 @@
  * @module
  */
 
-import { decode, encode, ExtensionCodec } from "@msgpack/msgpack";
+import { decode, Decoder, encode, Encoder, ExtensionCodec } from "@msgpack/msgpack";
 import type { Entry, Membership } from "../core/raft/messages.ts";
 import type { Command } from "../core/state/commands.ts";
 import type { LogEntry } from "../storage/wal.ts";
@@ -36,17 +36,22 @@ extensionCodec.register({
   decode: (data: Uint8Array) => BigInt(new TextDecoder().decode(data)),
 });
 
+// Reused for every command (one per write, and one decode per apply on every server):
+// `encode()`/`decode()` would build a new coder and buffer per call.
+// Absent optional fields stay absent (nil would come back as null).
+const commandEncoder = new Encoder({ extensionCodec, ignoreUndefined: true });
+const commandDecoder = new Decoder({ extensionCodec });
+
 /** Encodes a command for a `normal` entry. */
 export function encodeCommand(command: Command): Uint8Array {
-  // Absent optional fields stay absent (nil would come back as null).
-  return encode(command, { extensionCodec, ignoreUndefined: true });
+  return commandEncoder.encode(command); // A copy: the entry keeps it.
 }
 
 /** Decodes a command; throws `SyntaxError` when the bytes are not one. */
 export function decodeCommand(bytes: Uint8Array): Command {
   let decoded: unknown;
   try {
-    decoded = decode(bytes, { extensionCodec });
+    decoded = commandDecoder.decode(bytes);
   } catch (error) {
     throw new SyntaxError(`Cannot decode a command: ${(error as Error).message}`);
   }

@@ -48,6 +48,9 @@ export interface RpcConnectionStats {
   droppedMessages: number;
 }
 
+/** Frames joined into one socket write at most (a bigger frame goes alone). */
+const COALESCE_BYTES_MAX = 262_144;
+
 interface PendingCall {
   resolve(value: unknown): void;
   reject(error: Error): void;
@@ -83,6 +86,7 @@ export class RpcConnection {
   readonly #stats: RpcConnectionStats = { framesSent: 0, framesReceived: 0, droppedMessages: 0 };
   #queuedBytes = 0;
   #blocked = false;
+  #flushScheduled = false;
   #nextId = 1;
   #closed = false;
 
@@ -214,19 +218,53 @@ export class RpcConnection {
     }
     this.#queue.push(frame);
     this.#queuedBytes += frame.byteLength;
-    this.#flush();
+    this.#scheduleFlush();
     return true;
+  }
+
+  /**
+   * Flushes once the caller's synchronous work is done, so the frames it queued (a leader's
+   * appends and heartbeats of one Ready, many answers) leave in one write, not one each.
+   */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
   }
 
   #flush(): void {
     while (!this.#closed && !this.#blocked) {
       if (this.#queue.length === 0 && !this.#produceChunk()) return;
-      const frame = this.#queue.shift()!;
-      this.#queuedBytes -= frame.byteLength;
-      this.#stats.framesSent += 1;
-      // false: the kernel buffer is full; the frame is taken, wait for drain before the next.
-      if (!this.#stream.write(frame)) this.#blocked = true;
+      const bytes = this.#takeCoalesced();
+      // false: the kernel buffer is full; the bytes are taken, wait for drain before the next.
+      if (!this.#stream.write(bytes)) this.#blocked = true;
     }
+  }
+
+  /** The queued frames from the head, joined up to `COALESCE_BYTES_MAX` (at least one). */
+  #takeCoalesced(): Uint8Array {
+    let count = 1;
+    let bytes = this.#queue[0].byteLength;
+    while (
+      count < this.#queue.length && bytes + this.#queue[count].byteLength <= COALESCE_BYTES_MAX
+    ) {
+      bytes += this.#queue[count].byteLength;
+      count += 1;
+    }
+    const frames = this.#queue.splice(0, count);
+    this.#queuedBytes -= bytes;
+    this.#stats.framesSent += count;
+    if (count === 1) return frames[0];
+    const joined = new Uint8Array(bytes);
+    let at = 0;
+    for (const frame of frames) {
+      joined.set(frame, at);
+      at += frame.byteLength;
+    }
+    return joined;
   }
 
   /** Queues the next chunk of the oldest large send; false when there is none. */

@@ -1,9 +1,12 @@
 // Goal: run a Raft cluster of 3 or 5 servers in one process, on a virtual clock and a faulty
 // virtual network, with clients, crashes and torn writes, and check Raft's safety properties
 // after every step. Method: a discrete-event loop (a heap of timed events: ticks, deliveries,
-// client actions, faults) drawn from one seed; each server's `ready()` is carried out as the
-// contract says (persist to an in-memory disk, send, apply, advance); a crash drops everything
-// but the disk and may tear the write in progress. The checks: election safety, log matching,
+// client actions, disk writes, faults) drawn from one seed; each server's `ready()` is carried
+// out as the real shell does (`src/server/raft_server.ts`): a leader's messages leave at once
+// when `sendBeforePersist` allows, the write to an in-memory disk takes a seed-picked virtual
+// time (messages keep arriving and are stepped meanwhile, as on the real event loop), then the
+// rest is sent, applied and advanced; a crash drops everything but the disk and may tear the
+// write in progress. The checks: election safety, log matching,
 // leader completeness and state-machine safety as each step happens; the client history is
 // kept for the linearizability checker.
 
@@ -47,6 +50,11 @@ export interface SimOptions {
   raftConfig?: Partial<RaftConfig>;
   /** Concurrent clients (default 3); 0 for none. */
   clientCount?: number;
+  /**
+   * Longest virtual ms one disk write takes (each draws 1..this); 0 writes at once. Default:
+   * picked by the seed with "swarm", 0 with "none".
+   */
+  diskDelayMaxMs?: number;
 }
 
 /** A client operation and what came of it. */
@@ -86,11 +94,14 @@ interface SimNode {
   waitingReads: { op: OpRecord; index: number }[];
   /** Crash during the next write that carries entries, tearing it. */
   tearNextWrite: boolean;
+  /** The `Ready` whose disk write is under way (at most one, as in the real shell). */
+  writing: { ready: Ready; sent: boolean; applied: boolean } | undefined;
 }
 
 type SimEvent =
   | { type: "tick"; node: string; incarnation: number }
   | { type: "deliver"; message: Message }
+  | { type: "written"; node: string; incarnation: number }
   | { type: "client"; client: number }
   | { type: "fault" };
 
@@ -112,6 +123,7 @@ export class SimCluster {
   readonly history: OpRecord[] = [];
   readonly config: RaftConfig;
   readonly serverFaults: ServerFaults;
+  readonly diskDelayMaxMs: number;
   nowMs = 0;
   stepCount = 0;
   clientsActive = true;
@@ -146,6 +158,7 @@ export class SimCluster {
       partitionWeight: 0,
       tornRate: 0,
     };
+    this.diskDelayMaxMs = options.diskDelayMaxMs ?? (swarm ? this.#pick([0, 1, 3, 8]) : 0);
     this.network = new SimNetwork(this.#random.fork(), faults);
     const ids = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
     for (const id of ids) this.#addNode(id, ids);
@@ -218,6 +231,7 @@ export class SimCluster {
       pendingReads: new Map(),
       waitingReads: [],
       tearNextWrite: false,
+      writing: undefined,
     };
     this.nodes.set(id, node);
     node.raft = new Raft({
@@ -240,7 +254,8 @@ export class SimCluster {
       `delayMax=${f.delayMaxMs}ms faults=${JSON.stringify(this.serverFaults)} ` +
       `checkQuorum=${this.config.checkQuorum} preVote=${this.config.preVote} ` +
       `heartbeat=${this.config.heartbeatTicks} batch=${this.config.appendEntriesMax} ` +
-      `window=${this.config.inflightMessagesMax} snapshotEvery=${this.config.snapshotThresholdEntries}`;
+      `window=${this.config.inflightMessagesMax} snapshotEvery=${this.config.snapshotThresholdEntries} ` +
+      `diskDelayMax=${this.diskDelayMaxMs}ms`;
   }
 
   #fail(message: string): never {
@@ -291,6 +306,17 @@ export class SimCluster {
         this.#processReady(node);
         return;
       }
+      case "written": {
+        const node = this.nodes.get(event.node)!;
+        const writing = node.writing;
+        if (node.raft === undefined || node.incarnation !== event.incarnation) return;
+        if (writing === undefined) return;
+        node.writing = undefined;
+        if (this.#finishReady(node, writing.ready, writing.sent, writing.applied)) {
+          this.#processReady(node);
+        }
+        return;
+      }
       case "client":
         return this.#clientAction(event.client);
       case "fault":
@@ -301,16 +327,51 @@ export class SimCluster {
   #processReady(node: SimNode): void {
     for (let round = 0; round < 16; round += 1) {
       const raft = node.raft;
-      if (raft === undefined || !raft.hasReady()) return;
+      if (raft === undefined || node.writing !== undefined || !raft.hasReady()) return;
       const ready = raft.ready();
-      if (this.#maybeTornCrash(node, ready)) return;
-      this.#persist(node, ready);
-      for (const message of ready.messagesToSend) this.#send(message);
-      this.#apply(node, ready);
-      raft.advance();
-      this.#maybeSnapshot(node);
-      this.#serveWaitingReads(node);
+      // A leader's appends leave before its own write, as the real shell sends them.
+      const sent = ready.sendBeforePersist;
+      if (sent) { for (const message of ready.messagesToSend) this.#send(message); }
+      // Committed entries are applied (and their writers answered) while the write is under
+      // way, as the real shell does when there is no snapshot to install.
+      const applied = ready.snapshotToApply === undefined;
+      if (applied) this.#apply(node, ready);
+      if (this.diskDelayMaxMs > 0 && this.#needsWrite(node, ready)) {
+        node.writing = { ready, sent, applied };
+        const delayMs = 1 + randomBelow(this.#random, this.diskDelayMaxMs);
+        this.#queue.push(this.nowMs + delayMs, {
+          type: "written",
+          node: node.id,
+          incarnation: node.incarnation,
+        });
+        return;
+      }
+      if (!this.#finishReady(node, ready, sent, applied)) return;
     }
+  }
+
+  /**
+   * True when `ready` costs a disk write: entries, a snapshot, or a new term or vote. A change
+   * of the commit index alone is volatile (the real shell writes it with the next entries).
+   */
+  #needsWrite(node: SimNode, ready: Ready): boolean {
+    const hard = ready.hardState;
+    const disk = node.disk.hardState;
+    return ready.entriesToPersist.length > 0 || ready.snapshotToApply !== undefined ||
+      (hard !== undefined && (hard.term !== disk.term || hard.vote !== disk.vote));
+  }
+
+  /** Once `ready`'s write is done: persist, send and apply the rest, advance; false on a crash. */
+  #finishReady(node: SimNode, ready: Ready, sent: boolean, applied: boolean): boolean {
+    const raft = node.raft!;
+    if (this.#maybeTornCrash(node, ready)) return false;
+    this.#persist(node, ready);
+    if (!sent) { for (const message of ready.messagesToSend) this.#send(message); }
+    if (!applied) this.#apply(node, ready);
+    raft.advance();
+    this.#maybeSnapshot(node);
+    this.#serveWaitingReads(node);
+    return true;
   }
 
   #send(message: Message): void {
@@ -386,8 +447,16 @@ export class SimCluster {
     if (ready.entriesToPersist.length === 0) return false;
     if (!node.tearNextWrite && randomUnit(this.#random) >= rate) return false;
     node.tearNextWrite = false;
-    // The machine dies mid-write: a prefix of the batch reached the disk, the hard state did
-    // not, and nothing was sent (the contract holds messages until the write is durable).
+    this.#tear(node, ready);
+    this.crash(node.id);
+    return true;
+  }
+
+  /**
+   * The machine dies mid-write: a prefix of the batch reached the disk, the hard state did not,
+   * and only what `sendBeforePersist` let leave was sent.
+   */
+  #tear(node: SimNode, ready: Ready): void {
     if (ready.snapshotToApply !== undefined) {
       node.disk.snapshot = ready.snapshotToApply;
       node.disk.entries = [];
@@ -397,8 +466,6 @@ export class SimCluster {
     this.faultLog.push(
       `t=${this.nowMs} torn ${node.id} kept ${kept}/${ready.entriesToPersist.length}`,
     );
-    this.crash(node.id);
-    return true;
   }
 
   #maybeSnapshot(node: SimNode): void {
@@ -719,6 +786,12 @@ export class SimCluster {
     node.raft = undefined;
     node.incarnation += 1;
     this.faultLog.push(`t=${this.nowMs} crash ${id}`);
+    // A write under way dies with the machine: some of it may have reached the disk.
+    const writing = node.writing;
+    node.writing = undefined;
+    if (writing !== undefined && writing.ready.entriesToPersist.length > 0) {
+      this.#tear(node, writing.ready);
+    }
     for (const { op } of node.pendingWrites.values()) this.#finish(op, "unknown");
     for (const op of node.pendingReads.values()) this.#finish(op, "failed");
     for (const { op } of node.waitingReads) this.#finish(op, "failed");

@@ -121,6 +121,8 @@ export class Raft {
   #leaseForfeited = false;
   #lastRound = 0;
   #quorumRound = 0;
+  /** A heartbeat round still in the outbox (it leaves with the next `ready()`), or 0. */
+  #unsentRound = 0;
   #pendingReads: PendingRead[] = [];
   #readStates: ReadState[] = [];
   #messages: Message[] = [];
@@ -340,6 +342,7 @@ export class Raft {
     // time out and retry at the new leader.
     this.#pendingReads = [];
     this.#quorumRound = 0;
+    this.#unsentRound = 0;
   }
 
   #becomeFollower(term: number, leader: ServerId | undefined): void {
@@ -680,6 +683,7 @@ export class Raft {
   /** Sends a heartbeat round to every follower; returns its number. */
   #broadcastHeartbeat(): number {
     const round = this.#nextRound();
+    this.#unsentRound = round;
     for (const [id, progress] of this.#progress) {
       this.#send({
         type: "heartbeat",
@@ -697,10 +701,14 @@ export class Raft {
     this.#send({ type: "timeoutNow", from: this.#id, to, term: this.#term });
   }
 
-  /** Leader: commits the highest index a majority stores, if it is of this term (Raft §5.4.2). */
+  /**
+   * Leader: commits the highest index a majority stores, if it is of this term (Raft §5.4.2).
+   * Its own log counts only through what its disk holds: its appends may leave before its own
+   * fsync (see `Ready.sendBeforePersist`), so followers can ack entries it has not persisted.
+   */
   #maybeCommit(): boolean {
     const matches = this.#log.membership.voters.map((voter) =>
-      voter === this.#id ? this.#log.lastIndex : this.#progress.get(voter)?.match ?? 0
+      voter === this.#id ? this.#log.persistedIndex : this.#progress.get(voter)?.match ?? 0
     );
     const index = majorityValue(matches);
     if (index <= this.#log.committed || this.#log.term(index) !== this.#term) return false;
@@ -834,8 +842,10 @@ export class Raft {
     if (this.#role !== "leader") return this.#rejected("notLeader");
     if (this.#log.term(this.#log.committed) !== this.#term) return this.#rejected("leaderNotReady");
     if (this.#pendingReads.length >= this.#config.readRequestsMax) return this.#rejected("busy");
-    // The round goes out after the read arrived, so its echo proves leadership since then.
-    const round = this.#broadcastHeartbeat();
+    // The round goes out after the read arrived, so its echo proves leadership since then. A
+    // round still in the outbox leaves after this read too: reads between two ready() calls
+    // share one round (etcd batches read-index requests the same way).
+    const round = this.#unsentRound !== 0 ? this.#unsentRound : this.#broadcastHeartbeat();
     this.#pendingReads.push({ requestId, index: this.#log.committed, round });
     this.#updateQuorumRound();
     return { type: "accepted" };
@@ -939,6 +949,7 @@ export class Raft {
     );
     const hardState = this.#hardState();
     const snapshotToApply = this.#log.pendingSnapshot;
+    const persisted = this.#persistedHardState;
     this.#handed = {
       lastIndex: entriesToPersist.at(-1)?.index ?? 0,
       persistEpoch: this.#log.persistEpoch,
@@ -952,10 +963,15 @@ export class Raft {
       snapshotToApply,
       entriesToPersist,
       messagesToSend: this.#messages,
+      // Led throughout, in a term and vote already durable: nothing here vouches for this
+      // server's disk (its own entries count toward commit only after advance()).
+      sendBeforePersist: this.#role === "leader" && hardState.term === persisted.term &&
+        hardState.vote === persisted.vote && snapshotToApply === undefined,
       committedEntries,
       readStates: this.#readStates,
     };
     this.#messages = [];
+    this.#unsentRound = 0; // The outbox was handed out: its rounds are leaving.
     this.#readStates = [];
     return ready;
   }
@@ -966,7 +982,11 @@ export class Raft {
     assert(handed !== undefined, "Cannot advance: no Ready was taken");
     this.#handed = undefined;
     if (handed.snapshot !== undefined) this.#log.snapshotApplied(handed.snapshot);
-    if (handed.lastIndex > 0) this.#log.persistedTo(handed.lastIndex, handed.persistEpoch);
+    if (handed.lastIndex > 0) {
+      this.#log.persistedTo(handed.lastIndex, handed.persistEpoch);
+      // The leader's own entries count toward a majority once durable.
+      if (this.#role === "leader" && this.#maybeCommit()) this.#afterCommit();
+    }
     // A snapshot installed after the Ready was taken already moved `applied` past this batch.
     if (handed.applied > this.#log.applied) this.#log.appliedTo(handed.applied);
     this.#persistedHardState = handed.hardState;

@@ -233,6 +233,16 @@ export class RaftLog {
     return this.#persistEpoch;
   }
 
+  /**
+   * Index of the last entry the shell confirmed durable as it stands in the log now (entries
+   * handed out in the `Ready` being persisted are not counted until `advance()`). The leader
+   * counts this, not `lastIndex`, as its own match: it may send entries before they are
+   * durable on its own disk (Raft thesis §10.2.1).
+   */
+  get persistedIndex(): number {
+    return this.#persistFrom - 1;
+  }
+
   /** True when some entries were not handed out for persistence yet. */
   hasUnpersisted(): boolean {
     return this.#persistFrom <= this.lastIndex;

@@ -13,6 +13,17 @@
  *    order; answer `readStates` once the state machine has applied through their `index`.
  * 4. Call `Raft.advance()`.
  *
+ * `committedEntries` may be applied before step 1 completes when there is no `snapshotToApply`:
+ * they are durable on a majority already (a leader's own entries count toward a commit only once
+ * persisted; a follower's may still be in this `Ready`'s write, which is safe for the same
+ * reason). Reads are answered only after `advance()`, as before.
+ *
+ * When `sendBeforePersist` is set, step 2 may come before step 1 (and should: the leader's
+ * fsync then overlaps its followers' round trip and fsync, Raft thesis §10.2.1). It is set only
+ * for a leader that led throughout the `Ready` in a term and vote already durable, whose
+ * messages (appends, heartbeats, snapshots, refusals) vouch for nothing on its own disk: the
+ * core counts the leader's own entries toward a commit only once `advance()` confirms them.
+ *
  * @module
  */
 
@@ -46,8 +57,10 @@ export interface Ready {
   /** A leader's snapshot to persist, then apply before `committedEntries`. */
   readonly snapshotToApply: Snapshot | undefined;
   readonly entriesToPersist: readonly Entry[];
-  /** Send only after everything above is durable. */
+  /** Send only after everything above is durable, unless `sendBeforePersist`. */
   readonly messagesToSend: readonly Message[];
+  /** The messages may leave before this `Ready` is persisted; see the module's contract. */
+  readonly sendBeforePersist: boolean;
   /** Committed entries to apply, in index order, after persisting. */
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];

@@ -283,3 +283,64 @@ test("Raft restarts from storage with a term no lower than its last entry's", ()
   a.advance();
   assert.throws(() => restored("a", history, 2, 9), /Cannot restore Raft/);
 });
+
+test("Raft leader sends before its own fsync and counts itself only once persisted (thesis §10.2.1)", () => {
+  const h = new Harness(["a", "b", "c"]);
+  const leaderId = h.elect();
+  const [followerId, cutId] = ["a", "b", "c"].filter((id) => id !== leaderId);
+  h.isolate(cutId); // Leader and one follower: the leader's own disk is needed for a majority.
+  const leader = h.get(leaderId);
+  const follower = h.get(followerId);
+  const before = leader.commitIndex;
+  leader.propose(bytes("w"));
+  const ready = leader.ready();
+  assert.equal(ready.sendBeforePersist, true);
+  assert.equal(ready.entriesToPersist.length, 1);
+  // The append leaves before the leader's write is durable; the follower persists and acks.
+  for (const m of ready.messagesToSend) if (m.to === followerId) follower.step(m);
+  const own = follower.ready();
+  assert.equal(own.sendBeforePersist, false, "a follower's ack waits for its own fsync");
+  follower.advance();
+  for (const m of own.messagesToSend) if (m.to === leaderId) leader.step(m);
+  assert.equal(leader.commitIndex, before, "one follower's ack alone is no majority");
+  leader.advance(); // The leader's own write is durable now.
+  assert.equal(leader.commitIndex, before + 1);
+});
+
+test("Raft.ready() holds messages until persisted after a term or vote change", () => {
+  const a = restored("a", history, 2);
+  a.step(vote("b", 3, 2));
+  const ready = a.ready();
+  assert.equal(ready.sendBeforePersist, false);
+  assert.deepEqual(granted([...ready.messagesToSend]), [true]);
+  a.advance();
+});
+
+test("Raft.readIndex() shares one heartbeat round among reads until the outbox is handed out", () => {
+  const h = new Harness(["a", "b", "c"]);
+  const leaderId = h.elect();
+  const leader = h.get(leaderId);
+  const heartbeats = (messages: readonly Message[]) =>
+    messages.flatMap((m) => (m.type === "heartbeat" ? [m] : []));
+  leader.readIndex(1);
+  leader.readIndex(2);
+  const first = heartbeats(leader.ready().messagesToSend);
+  leader.advance();
+  assert.equal(first.length, 2, "one round (one heartbeat per follower) for both reads");
+  // A read after the round left must not ride on it: its echo predates the read.
+  leader.readIndex(3);
+  const second = heartbeats(leader.ready().messagesToSend);
+  leader.advance();
+  assert.equal(second.length, 2);
+  assert.ok(second[0].round > first[0].round);
+  for (const heartbeat of first) {
+    const follower = h.get(heartbeat.to);
+    follower.step(heartbeat);
+    const ready = follower.ready();
+    follower.advance();
+    for (const m of ready.messagesToSend) if (m.to === leaderId) leader.step(m);
+  }
+  const released = leader.ready().readStates.map((state) => state.requestId);
+  leader.advance();
+  assert.deepEqual(released, [1, 2], "read 3 waits for the echo of its own round");
+});
