@@ -1,10 +1,16 @@
 // Goal: build the npm package into npm/package/ from the same sources JSR publishes: ESM
 // JavaScript and .d.ts files compiled by tsc (rewriteRelativeImportExtensions turns ./x.ts into
-// ./x.js), a `cairn` bin for Node 20+ and Bun, and a package.json whose version, exports and
-// dependencies come from deno.json and the root package.json, so the two cannot drift.
+// ./x.js) for library users, a `cairn` bin for Node 20+, Bun and Deno that starts fast, and a
+// package.json whose version, exports and dependencies come from deno.json and the root
+// package.json, so the two cannot drift.
 // Method: tsc -p npm/tsconfig.json (entry points mod.ts and src/cli/main.ts; tsc follows the
-// imports), then write bin/cairn.js, package.json, README.md and LICENSE, then check that every
-// export and the bin point at files that exist. Runs on Deno, Bun or Node (only node: APIs).
+// imports) into dist/; the bin is src/cli/main.ts bundled by `bun build --target=node --minify
+// --splitting` into bin/ (its dependencies included, tree-shaken; each command and the agent in
+// their own chunks, loaded when they run): Node then parses a few files instead of ~180 modules
+// and their comments (start-up and idle RSS: docs/benchmarks.md, edge footprint). Then write
+// package.json, README.md and LICENSE, check that every export and the bin point at files that
+// exist, and run the bin's `version` on the runtime running this script. Runs on Deno, Bun or
+// Node (only node: APIs); needs `bun` on PATH, else fetches it with `npx -y bun@1.4.5`.
 // Usage: deno task npm   (or bun npm/build.ts)
 
 import { execFileSync } from "node:child_process";
@@ -39,6 +45,52 @@ function npmTarget(target: string): { types: string; default: string } {
   return { types: `${base}.d.ts`, default: `${base}.js` };
 }
 
+/** The command that runs Bun: this process when it is Bun, `bun` on PATH, else npx's. */
+function bunCommand(): string[] {
+  if (typeof (globalThis as { Bun?: unknown }).Bun === "object") return [process.execPath];
+  try {
+    execFileSync("bun", ["--version"], { stdio: "ignore" });
+    return ["bun"];
+  } catch {
+    return ["npx", "-y", "bun@1.4.5"];
+  }
+}
+
+/** Arguments for this runtime to run `script` (Deno needs `run -A`). */
+function runtimeArgs(script: string, ...args: string[]): string[] {
+  const isDeno = typeof (globalThis as { Deno?: unknown }).Deno === "object";
+  return isDeno ? ["run", "-A", script, ...args] : [script, ...args];
+}
+
+/**
+ * Bundles src/cli/main.ts into `binDir`: cairn.js (the entry, with a node shebang) and chunks/.
+ * Bun's bundler resolves the npm dependencies from the root node_modules and keeps `node:`
+ * imports as they are, so the bundle runs on Node, Bun and Deno.
+ *
+ * @returns the path of bin/cairn.js
+ */
+function bundleBin(binDir: string): string {
+  const [command, ...prefix] = bunCommand();
+  execFileSync(command, [
+    ...prefix,
+    "build",
+    "--target=node",
+    "--format=esm",
+    "--minify",
+    "--splitting",
+    join(root, "src", "cli", "main.ts"),
+    "--outdir",
+    binDir,
+    "--entry-naming=cairn.[ext]",
+    "--chunk-naming=chunks/[name]-[hash].[ext]",
+  ], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  const binPath = join(binDir, "cairn.js");
+  const code = readFileSync(binPath, "utf8");
+  writeFileSync(binPath, `#!/usr/bin/env node\n${code.replace(/^#!.*\n/, "")}`);
+  chmodSync(binPath, 0o755);
+  return binPath;
+}
+
 function main(): void {
   const denoJson = readJson("deno.json");
   const rootPackage = readJson("package.json");
@@ -63,12 +115,9 @@ function main(): void {
   });
   const tscMs = Math.round(performance.now() - started);
 
-  // The bin is a tiny ESM file that imports the CLI's main: main.ts has no shebang and uses
-  // top-level await, which Node 20 and Bun both run in an ES module.
-  mkdirSync(join(out, "bin"), { recursive: true });
-  const binPath = join(out, "bin", "cairn.js");
-  writeFileSync(binPath, '#!/usr/bin/env node\nimport "../dist/src/cli/main.js";\n');
-  chmodSync(binPath, 0o755);
+  const bundleStarted = performance.now();
+  const binPath = bundleBin(join(out, "bin"));
+  const bundleMs = Math.round(performance.now() - bundleStarted);
 
   const exportsMap: Record<string, { types: string; default: string }> = {};
   const jsrExports = denoJson.exports as Record<string, string> | string;
@@ -98,10 +147,17 @@ function main(): void {
   if (missing.length > 0) {
     throw new Error(`Cannot finish the npm package: missing ${missing.join(", ")}`);
   }
+  const version = execFileSync(process.execPath, runtimeArgs(binPath, "version"), {
+    encoding: "utf8",
+  });
+  if (!version.startsWith("cairn v")) {
+    throw new Error(`Cannot finish the npm package: bin/cairn.js version printed "${version}"`);
+  }
   rmSync(finalOut, { recursive: true, force: true });
   renameSync(out, finalOut);
   console.log(
-    `npm package ${manifest.name}@${manifest.version} built in npm/package/ (tsc ${tscMs} ms)`,
+    `npm package ${manifest.name}@${manifest.version} built in npm/package/ ` +
+      `(tsc ${tscMs} ms, bin bundled in ${bundleMs} ms)`,
   );
 }
 
