@@ -11,7 +11,9 @@
  *    and reads waiting on them; on the leader, leader duties follow each command (without a
  *    snapshot, committed entries are applied before step 1's write, as the core's contract
  *    allows);
- * 4. advance; then take a snapshot when one is due, and compact the WAL behind it.
+ * 4. advance; then take a snapshot when one is due, and compact the WAL behind it. Right after
+ *    a restore (`PUT /v1/snapshot`) one is taken at once, keeping no trailing entries, so the
+ *    restore's chunk entries leave the log; none is taken while a restore is being staged.
  *
  * `-dev` runs this same server on in-memory files; `-server -data-dir` on disk. Given an
  * {@link RpcTransport}, messages travel to the other servers over the server RPC (port 8300),
@@ -269,6 +271,8 @@ export class RaftServer {
   /** A hard state whose only change is its commit index, written with the next entries. */
   #commitUnwritten: HardState | undefined;
   #leaderContactAtMs = 0;
+  /** Index of a restore applied since the last snapshot: snapshot (and compact) at once. */
+  #restoredAtIndex = 0;
   #ticks = 0;
   #nextReadId = 1;
   #role: Role = "follower";
@@ -1167,6 +1171,7 @@ export class RaftServer {
       command = decodeCommand(entry.data);
       result = this.store.apply(entry.index, command);
       if (this.#duties.active) this.#duties.afterApply(command, result);
+      if (command.type === "restore" && result.ok) this.#restoredAtIndex = entry.index;
     } else if (entry.type === "membership") {
       result = { ok: true, value: true }; // What changeMembership() resolves with.
     }
@@ -1208,9 +1213,22 @@ export class RaftServer {
   }
 
   async #maybeSnapshot(): Promise<void> {
-    if (!this.#raft.snapshotDue()) return;
+    // An installed snapshot may already cover the restore; nothing new to snapshot then.
+    if (this.#raft.appliedIndex <= this.#raft.snapshotIndex) this.#restoredAtIndex = 0;
+    const afterRestore = this.#restoredAtIndex > 0;
+    if (!this.#raft.snapshotDue() && !afterRestore) return;
+    // A snapshot in the middle of a restore's chunks would lose those before it on a follower
+    // that installs it (the staging is not in snapshots): wait for its `restore` entry.
+    if (this.store.restoreStaging.open) return;
     const data = encodeStateSnapshot(this.store);
-    const { meta, firstIndexKept } = this.#raft.createSnapshot(this.#raft.appliedIndex, data);
+    // Right after a restore, its chunks are the entries before it: drop them from the log and
+    // the memory (a follower behind them gets the snapshot, which is about as large).
+    const { meta, firstIndexKept } = this.#raft.createSnapshot(
+      this.#raft.appliedIndex,
+      data,
+      afterRestore ? { trailingEntries: 0 } : {},
+    );
+    this.#restoredAtIndex = 0;
     // The snapshot file first: the WAL behind it may go only once the snapshot is durable.
     await this.#snapshots.save({
       index: meta.index,

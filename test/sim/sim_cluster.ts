@@ -96,7 +96,29 @@ interface SimNode {
   tearNextWrite: boolean;
   /** The `Ready` whose disk write is under way (at most one, as in the real shell). */
   writing: { ready: Ready; sent: boolean; applied: boolean } | undefined;
+  /** A restore's chunks staged by this server's state machine (`RestoreStaging` in the store). */
+  staging: SimStaging | undefined;
+  /** Index of a restore applied since this server's last snapshot, else 0. */
+  restoredAt: number;
 }
+
+/** A restore being staged: its id, chunks by number, and the index of its latest chunk. */
+interface SimStaging {
+  id: string;
+  chunks: Map<number, string>;
+  lastIndex: number;
+}
+
+/**
+ * The sim's restore entries, beside `KvCommand`s: chunks of the target state's JSON, then the
+ * entry that swaps it in, as `PUT /v1/snapshot` does with `restoreChunk` and `restore`.
+ */
+type RestoreCommand =
+  | { kind: "restoreChunk"; op: 0; id: string; seq: number; data: string }
+  | { kind: "restore"; op: 0; id: string; chunkCount: number };
+
+/** Entries after a staging's latest chunk past which it is dropped (the store's is 16384). */
+const STAGING_IDLE_ENTRIES_MAX = 40;
 
 type SimEvent =
   | { type: "tick"; node: string; incarnation: number }
@@ -144,6 +166,13 @@ export class SimCluster {
   readonly #clientCount: number;
   /** Human-readable log of fault actions, printed with a failure. */
   readonly faultLog: string[] = [];
+  /**
+   * The state after each `restore` entry (taken or failed), by index: every server's must match.
+   */
+  readonly restoredStates = new Map<number, string>();
+  /** Indexes of `restore` entries that swapped a state in on some server. */
+  readonly takenRestores = new Set<number>();
+  #nextRestoreId = 1;
 
   private constructor(options: SimOptions) {
     this.seed = options.seed;
@@ -232,6 +261,8 @@ export class SimCluster {
       waitingReads: [],
       tearNextWrite: false,
       writing: undefined,
+      staging: undefined,
+      restoredAt: 0,
     };
     this.nodes.set(id, node);
     node.raft = new Raft({
@@ -470,8 +501,17 @@ export class SimCluster {
 
   #maybeSnapshot(node: SimNode): void {
     const raft = node.raft!;
-    if (!raft.snapshotDue()) return;
-    const { meta, firstIndexKept } = raft.createSnapshot(raft.appliedIndex, node.kv.snapshot());
+    // As the real shell: a snapshot at once after a restore, keeping no trailing entries, and
+    // none while a restore is staged (the staging is not in snapshots).
+    const afterRestore = node.restoredAt > raft.snapshotIndex;
+    if (!raft.snapshotDue() && !afterRestore) return;
+    if (node.staging !== undefined) return;
+    const { meta, firstIndexKept } = raft.createSnapshot(
+      raft.appliedIndex,
+      node.kv.snapshot(),
+      afterRestore ? { trailingEntries: 0 } : {},
+    );
+    node.restoredAt = 0;
     node.disk.snapshot = { meta, data: node.kv.snapshot() };
     node.disk.entries = node.disk.entries.filter((entry) => entry.index >= firstIndexKept);
   }
@@ -482,6 +522,7 @@ export class SimCluster {
   #apply(node: SimNode, ready: Ready): void {
     if (ready.snapshotToApply !== undefined) {
       node.kv.restore(ready.snapshotToApply.data);
+      node.staging = undefined;
       // Writes waiting at indexes the snapshot covers can no longer be matched to their entry.
       for (const [index, pending] of node.pendingWrites) {
         if (index <= ready.snapshotToApply.meta.index) {
@@ -505,6 +546,17 @@ export class SimCluster {
     let command: KvCommand | undefined;
     if (entry.type === "normal") {
       command = decodeCommand(entry.data);
+      if (
+        node.staging !== undefined &&
+        entry.index - node.staging.lastIndex > STAGING_IDLE_ENTRIES_MAX
+      ) {
+        node.staging = undefined;
+      }
+      const kind: string = command.kind;
+      if (kind === "restoreChunk" || kind === "restore") {
+        this.#applyRestore(node, entry.index, command as unknown as RestoreCommand);
+        return;
+      }
       swapped = node.kv.apply(command);
     }
     const pending = node.pendingWrites.get(entry.index);
@@ -523,6 +575,70 @@ export class SimCluster {
     pending.op.output = { swapped };
     pending.op.index = entry.index;
     this.#finish(pending.op, "ok");
+  }
+
+  /** Stages a chunk, or swaps the staged state in when every chunk of that restore is there. */
+  #applyRestore(node: SimNode, index: number, command: RestoreCommand): void {
+    if (command.kind === "restoreChunk") {
+      if (node.staging?.id !== command.id) {
+        node.staging = { id: command.id, chunks: new Map(), lastIndex: index };
+      }
+      node.staging.chunks.set(command.seq, command.data);
+      node.staging.lastIndex = index;
+      return;
+    }
+    const staging = node.staging;
+    const chunks = Array.from({ length: command.chunkCount }, (_, seq) => staging?.chunks.get(seq));
+    // Another restore's staging stays; a restore with a chunk missing fails, and the state stays.
+    if (staging?.id === command.id) node.staging = undefined;
+    if (staging?.id === command.id && chunks.every((chunk) => chunk !== undefined)) {
+      node.kv.restore(new TextEncoder().encode(chunks.join("")));
+      node.restoredAt = index;
+      this.takenRestores.add(index);
+    }
+    // State-machine safety on the state itself: every server ends this entry identically,
+    // whether the restore took or failed.
+    const state = node.kv.describe();
+    const known = this.restoredStates.get(index);
+    if (known === undefined) this.restoredStates.set(index, state);
+    else if (known !== state) {
+      this.#fail(`Restore at ${index}: ${node.id} holds ${state}, another server ${known}`);
+    }
+  }
+
+  /**
+   * Proposes a restore of `values` at `nodeId`: the state's JSON in `chunkCount` chunks, then
+   * the `restore` entry, all at once. Untracked by the history (the linearizability checker
+   * does not model a restore); stops at the first refused proposal, abandoning the staging.
+   *
+   * @returns the index of the `restore` entry, or `undefined` when a proposal was refused
+   */
+  submitRestore(
+    nodeId: string,
+    values: Record<string, string>,
+    chunkCount = 3,
+  ): number | undefined {
+    const raft = this.nodes.get(nodeId)!.raft;
+    if (raft === undefined) return undefined;
+    const json = JSON.stringify(Object.entries(values).sort());
+    const id = `r${this.#nextRestoreId++}`;
+    const size = Math.ceil(json.length / chunkCount);
+    const commands: RestoreCommand[] = Array.from({ length: chunkCount }, (_, seq) => ({
+      kind: "restoreChunk",
+      op: 0,
+      id,
+      seq,
+      data: json.slice(seq * size, (seq + 1) * size),
+    }));
+    commands.push({ kind: "restore", op: 0, id, chunkCount });
+    let index: number | undefined;
+    for (const command of commands) {
+      const outcome = raft.propose(new TextEncoder().encode(JSON.stringify(command)));
+      if (outcome.type === "rejected") return undefined;
+      index = outcome.index;
+    }
+    this.#processReady(this.nodes.get(nodeId)!);
+    return index;
   }
 
   #checkStateMachineSafety(node: SimNode, entry: Entry): void {
@@ -812,6 +928,8 @@ export class SimCluster {
     this.faultLog.push(`t=${this.nowMs} restart ${id}`);
     const disk = node.disk;
     node.kv = new SimKv();
+    node.staging = undefined; // Rebuilt as the log replays (no snapshot is taken mid-staging).
+    node.restoredAt = 0;
     if (disk.snapshot !== undefined) node.kv.restore(disk.snapshot.data);
     node.raft = new Raft({
       id,

@@ -211,6 +211,11 @@ export class Raft {
     return this.#log.firstIndex;
   }
 
+  /** Index of the newest snapshot (taken here or installed), 0 when there is none. */
+  get snapshotIndex(): number {
+    return this.#log.snapshot?.meta.index ?? 0;
+  }
+
   /** Messages dropped because the outbox was full (`outboxMessagesMax`). */
   get droppedMessageCount(): number {
     return this.#droppedMessageCount;
@@ -906,8 +911,20 @@ export class Raft {
    *
    * @param index the last applied index the snapshot covers
    * @param data the serialized state machine
+   * @param options `trailingEntries` to keep instead of the configured number (after a restore
+   *   the entries before it are its chunks: followers behind them are better served the
+   *   snapshot, and the memory they hold is better freed at once)
    */
-  createSnapshot(index: number, data: Uint8Array): { meta: SnapshotMeta; firstIndexKept: number } {
+  createSnapshot(
+    index: number,
+    data: Uint8Array,
+    options: { trailingEntries?: number } = {},
+  ): { meta: SnapshotMeta; firstIndexKept: number } {
+    const trailing = options.trailingEntries ?? this.#config.trailingEntries;
+    assert(
+      Number.isSafeInteger(trailing) && trailing >= 0,
+      `Cannot snapshot keeping ${trailing} trailing entries: a count >= 0 is needed`,
+    );
     assert(
       index <= this.#log.applied,
       `Cannot snapshot at ${index}: applied is ${this.#log.applied}`,
@@ -915,7 +932,7 @@ export class Raft {
     const previous = this.#log.snapshot?.meta.index ?? 0;
     assert(index > previous, `Cannot snapshot at ${index}: a snapshot at ${previous} exists`);
     const meta = this.#log.snapshotMetaAt(index);
-    const firstIndexKept = this.#log.compact({ meta, data }, this.#config.trailingEntries);
+    const firstIndexKept = this.#log.compact({ meta, data }, trailing);
     return { meta, firstIndexKept };
   }
 

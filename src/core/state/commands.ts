@@ -103,12 +103,23 @@ export type Command =
   | { type: "txn"; atMs: number; ops: TxnOp[] }
   | { type: "tombstoneReap"; atMs: number; throughIndex: number }
   | { type: "coordinateBatchUpdate"; atMs: number; updates: CoordinateRecord[] }
+  /** One piece of a restore's snapshot body, staged until its `restore` entry. */
+  | { type: "restoreChunk"; atMs: number; id: string; seq: number; data: Uint8Array }
   /**
    * Replaces the whole state with a snapshot (`PUT /v1/snapshot`): the body of
    * `encodeSnapshot`, applied on every server at this entry's index, which every table index
-   * then takes so blocking queries see the change.
+   * then takes so blocking queries see the change. The body is the staged `restoreChunk`s of
+   * restore `id` (`chunkCount` of them, `bytes` in all), or `snapshot` itself (entries written
+   * before restores were chunked).
    */
-  | { type: "restore"; atMs: number; snapshot: Uint8Array };
+  | {
+    type: "restore";
+    atMs: number;
+    snapshot?: Uint8Array;
+    id?: string;
+    chunkCount?: number;
+    bytes?: number;
+  };
 
 /** The outcome of one applied command. Failures are values: they do not throw. */
 export type ApplyResult =

@@ -101,6 +101,8 @@ export function restoreSnapshot(store: StateStore, snapshot: StateSnapshot): voi
   tables.lockDelays.clear();
   tables.coordinates.clear();
   tables.indexes.clear();
+  // A snapshot is never taken while a restore is staged: whatever was staged is not in it.
+  store.restoreStaging.clear();
   for (const node of snapshot.nodes) tables.nodes.set(node.node, node);
   for (const service of snapshot.services) {
     nested(tables.services, service.node).set(service.id, service);
@@ -183,4 +185,127 @@ function nested<V>(outer: Map<string, Map<string, V>>, key: string): Map<string,
     outer.set(key, inner);
   }
   return inner;
+}
+
+/**
+ * The largest restore (`PUT /v1/snapshot`), in state-snapshot body bytes: 256 MiB. A restored
+ * state is installed on lagging followers as one Raft snapshot (at most 512 MiB over the server
+ * RPC), so this leaves the state room to grow after a restore; and a restore holds the archive
+ * about three times over on each server while it applies (log entries, staging, the decoded
+ * state).
+ */
+export const RESTORE_BYTES_MAX = 256 * 1024 * 1024;
+/** Bytes of archive body carried by one `restoreChunk` entry: half a 1 MiB Raft entry. */
+export const RESTORE_CHUNK_BYTES = 512 * 1024;
+/** Chunks of one restore: as many as {@link RESTORE_BYTES_MAX} needs, numbered from 0. */
+export const RESTORE_CHUNKS_MAX = RESTORE_BYTES_MAX / RESTORE_CHUNK_BYTES;
+/**
+ * Applied entries after a restore's latest chunk past which its staging is dropped (an upload
+ * abandoned half-way must not hold memory, or hold back snapshots, for ever). Counted in log
+ * entries, so every server drops it at the same index. @default {16_384}
+ */
+export const RESTORE_STAGING_IDLE_ENTRIES_MAX = 16_384;
+
+/** One chunk of a restore, as a `restoreChunk` command carries it. */
+export interface RestoreChunk {
+  /** The restore it belongs to: a random id chosen by the server that began it. */
+  id: string;
+  /** The chunk's place in the body: 0 for the first, each next one 1 more. */
+  seq: number;
+  data: Uint8Array;
+}
+
+/**
+ * The chunks of a restore being staged, applied from `restoreChunk` entries until the
+ * `restore` entry naming them replaces the state (`PUT /v1/snapshot` through the log, in pieces
+ * of at most {@link RESTORE_CHUNK_BYTES}). Part of the replicated state: every server stages
+ * the same chunks at the same indexes, and the staging is not in snapshots, so the shell takes
+ * no snapshot while it is {@link RestoreStaging.open} (a snapshot in the middle would lose the
+ * chunks before it on a follower that installs it). Chunks may come in any order (a follower
+ * forwards several at once); the `restore` entry checks that all of them came.
+ */
+export class RestoreStaging {
+  #id: string | undefined;
+  #chunks = new Map<number, Uint8Array>();
+  #bytes = 0;
+  /** Index of the latest chunk applied. */
+  #lastChunkIndex = 0;
+
+  /** True while chunks are staged that no `restore` entry has taken yet. */
+  get open(): boolean {
+    return this.#id !== undefined;
+  }
+
+  /** Bytes staged. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /**
+   * Stages a chunk applied at `index`. A chunk of another restore than the one staged starts a
+   * new staging (the newest restore wins; the older one's `restore` entry then fails).
+   *
+   * @returns an error when the chunk was not staged
+   */
+  add(index: number, chunk: RestoreChunk): string | undefined {
+    if (typeof chunk.id !== "string" || !(chunk.data instanceof Uint8Array)) {
+      return "Cannot stage a restore chunk: it has no id or no data";
+    }
+    if (this.#id !== chunk.id) this.clear();
+    const seqValid = Number.isSafeInteger(chunk.seq) && chunk.seq >= 0 &&
+      chunk.seq < RESTORE_CHUNKS_MAX;
+    if (!seqValid || this.#chunks.has(chunk.seq)) {
+      return `Cannot stage restore chunk ${chunk.seq}: it is not a new chunk number`;
+    }
+    if (this.#bytes + chunk.data.byteLength > RESTORE_BYTES_MAX) {
+      this.clear();
+      return `Cannot stage a restore: it passes ${RESTORE_BYTES_MAX} bytes`;
+    }
+    this.#id = chunk.id;
+    // No copy: the decoder's bytes are a view into the log entry, which nothing changes and
+    // which the log holds until the snapshot right after the restore anyway.
+    this.#chunks.set(chunk.seq, chunk.data);
+    this.#bytes += chunk.data.byteLength;
+    this.#lastChunkIndex = index;
+    return undefined;
+  }
+
+  /**
+   * Takes the whole staged body of restore `id` and clears the staging.
+   *
+   * @returns the body, or why it cannot be had (another id, chunks missing)
+   */
+  take(id: string, chunkCount: number, bytes: number): Uint8Array | string {
+    // Another restore's staging stays: it began later, and its own entry may still come.
+    if (this.#id !== id) return `Cannot restore: the chunks of restore "${id}" are not staged`;
+    const [chunks, stagedBytes] = [this.#chunks, this.#bytes];
+    this.clear();
+    const missing = Array.from({ length: chunkCount }, (_, seq) => seq)
+      .filter((seq) => !chunks.has(seq));
+    if (chunks.size !== chunkCount || missing.length > 0 || stagedBytes !== bytes) {
+      return `Cannot restore: ${chunks.size} chunks (${stagedBytes} bytes) are staged, not ` +
+        `${chunkCount} (${bytes} bytes); missing chunks ${JSON.stringify(missing.slice(0, 5))}`;
+    }
+    const body = new Uint8Array(stagedBytes);
+    let offset = 0;
+    for (let seq = 0; seq < chunkCount; seq++) {
+      const chunk = chunks.get(seq)!;
+      body.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return body;
+  }
+
+  /** Drops a staging idle for more than {@link RESTORE_STAGING_IDLE_ENTRIES_MAX} entries. */
+  expire(index: number): void {
+    if (this.open && index - this.#lastChunkIndex > RESTORE_STAGING_IDLE_ENTRIES_MAX) this.clear();
+  }
+
+  /** Drops whatever is staged. */
+  clear(): void {
+    this.#id = undefined;
+    this.#chunks = new Map();
+    this.#bytes = 0;
+    this.#lastChunkIndex = 0;
+  }
 }

@@ -12,7 +12,12 @@ import { deregister, register } from "./catalog.ts";
 import type { ApplyResult, Command, TxnOp } from "./commands.ts";
 import { deleteKv, kvResult, prefixIndex, reapTombstones, setKv } from "./kv_store.ts";
 import { createSession, destroySession } from "./sessions.ts";
-import { decodeSnapshot, restoreSnapshotAt, type StateSnapshot } from "./snapshot.ts";
+import {
+  decodeSnapshot,
+  restoreSnapshotAt,
+  RestoreStaging,
+  type StateSnapshot,
+} from "./snapshot.ts";
 import { runTxn, type TxnOutcome } from "./txn.ts";
 import type {
   CheckRecord,
@@ -54,6 +59,8 @@ export class StateStore {
   readonly #tables = new Tables();
   /** Waiters of blocking queries, woken after each applied command. */
   readonly watches: WatchHub = new WatchHub();
+  /** A restore's chunks until its `restore` entry (see `RestoreStaging`). */
+  readonly restoreStaging: RestoreStaging = new RestoreStaging();
 
   /** Index of the last applied command. */
   get lastIndex(): number {
@@ -67,8 +74,11 @@ export class StateStore {
   apply(index: number, command: Command): ApplyResult {
     const tables = this.#tables;
     assert(index > tables.lastIndex, `Cannot apply index ${index}: at ${tables.lastIndex} already`);
+    this.restoreStaging.expire(index);
     // A restore replaces the tables whole: nothing to journal, nothing to roll back.
-    if (command.type === "restore") return this.#restore(index, command.snapshot);
+    if (command.type === "restore" || command.type === "restoreChunk") {
+      return this.#restore(index, command);
+    }
     tables.lastIndex = index;
     tables.begin({ index, atMs: command.atMs });
     let result: ApplyResult;
@@ -92,7 +102,25 @@ export class StateStore {
     return result;
   }
 
-  #restore(index: number, bytes: Uint8Array): ApplyResult {
+  #restore(
+    index: number,
+    command: Extract<Command, { type: "restore" | "restoreChunk" }>,
+  ): ApplyResult {
+    if (command.type === "restoreChunk") {
+      this.#tables.lastIndex = index;
+      const error = this.restoreStaging.add(index, command);
+      return error === undefined ? { ok: true, value: index } : { ok: false, error, status: 400 };
+    }
+    let bytes = command.snapshot;
+    if (bytes === undefined) {
+      const { id, chunkCount, bytes: size } = command;
+      const taken = this.restoreStaging.take(String(id), Number(chunkCount), Number(size));
+      if (typeof taken === "string") {
+        this.#tables.lastIndex = index;
+        return { ok: false, error: taken, status: 400 };
+      }
+      bytes = taken;
+    }
     let snapshot: StateSnapshot;
     try {
       snapshot = decodeSnapshot(bytes);
@@ -133,6 +161,7 @@ export class StateStore {
       case "coordinateBatchUpdate":
         return { ok: true, value: updateCoordinates(tables, command.updates) };
       case "restore":
+      case "restoreChunk":
         throw new Error("Cannot dispatch a restore: apply() handles it");
     }
   }

@@ -344,3 +344,26 @@ test("Raft.readIndex() shares one heartbeat round among reads until the outbox i
   leader.advance();
   assert.deepEqual(released, [1, 2], "read 3 waits for the echo of its own round");
 });
+
+test("Raft.createSnapshot() keeps the trailing entries asked for, over the configured number", () => {
+  const h = new Harness(["a", "b", "c"], { trailingEntries: 100 });
+  const leader = h.elect();
+  const raft = h.get(leader);
+  for (let i = 0; i < 8; i += 1) raft.propose(bytes(`s${i}`));
+  h.settle();
+  assert.equal(raft.snapshotIndex, 0);
+  const applied = raft.appliedIndex;
+  // The configured 100 trailing entries keep the whole log.
+  const kept = raft.createSnapshot(applied - 3, bytes("state"));
+  assert.equal(kept.firstIndexKept, 1);
+  assert.equal(raft.snapshotIndex, applied - 3);
+  // After a restore the shell asks for none: the log starts right after the snapshot.
+  const none = raft.createSnapshot(applied, bytes("restored"), { trailingEntries: 0 });
+  assert.equal(none.firstIndexKept, applied + 1);
+  assert.equal(raft.firstIndex, applied + 1);
+  assert.equal(raft.snapshotIndex, applied);
+  assert.throws(
+    () => raft.createSnapshot(applied, bytes("again"), { trailingEntries: 0 }),
+    /a snapshot at/,
+  );
+});
