@@ -1,36 +1,51 @@
 // Goal: cairn's LAN gossip against the real HashiCorp serf agent (Debian's `serf` 0.8.2), N
 // agents of each on loopback, measured in the same run with memberlist's LAN defaults on both.
-// Method: the two systems run one after the other (never at the same time, so they do not share
-// the 2 cores). N `cairn agent -dev` on 127.0.1.1..N (gossip port 7946), or N `serf agent` on
-// 127.0.2.1..N; once every agent is up, all but the first are told at once to join the first
-// (cairn: `PUT /v1/agent/join/...`, serf: `serf join`), and we time:
-// - join: until every agent lists all N alive (each agent polled on its own, cairn through
-//   `/v1/agent/members`, serf through `serf members -format=json`; an agent stops being polled
-//   once it is complete, so the figure carries the poll's latency);
+// Method: the systems run one after the other (never at the same time, so they do not share
+// the 2 cores). N `cairn agent -dev` on 127.0.12.1..N (gossip port 7946), or N `serf agent` on
+// 127.0.12.61..60+N (N <= 60). serf runs twice: with the tags a Consul server advertises (the
+// same keys and value lengths as cairn's, so both carry the same member metadata, about 140
+// bytes, and the same bytes per alive message), and with none (serf's default); `--serf-tags`
+// picks. Once every agent is up, all but the first are told at once to join the first (cairn:
+// `PUT /v1/agent/join/...`, serf: `serf join`); joins that fail are counted and printed. We time:
+// - join: until every agent lists all N alive, and the median agent's time (each agent polled
+//   on its own, cairn through `/v1/agent/members`, serf through `serf members -format=json`; an
+//   agent stops being polled once it is complete, so the figure carries the poll's latency);
 // - event: one user event fired at the first agent until the last agent has it (cairn: a blocking
 //   `/v1/event/list?name=x&index=...` held on every agent; serf: `serf event -coalesce=false`, and
 //   an `-event-handler=user:x=...` on every agent writing its clock into a file, polled);
-// - idle: over 10 s with nothing asked of the agents, CPU per agent from /proc/<pid>/stat
-//   (utime + stime), RSS per agent (VmRSS), and packets and bytes per second sent from the
-//   system's own addresses, counted on the loopback interface by an AF_PACKET socket (a short
-//   Python helper; needs root) — IP bytes, so UDP and TCP headers included;
+// - idle: over 60 s (`--idle-seconds`) with nothing asked of the agents, CPU per agent from
+//   /proc/<pid>/stat (utime + stime), RSS per agent (VmRSS), and packets and bytes per second
+//   sent from the system's own addresses (its range of 127.0.12.x), counted on the loopback
+//   interface by an AF_PACKET socket (a short Python helper; needs root) — IP bytes, UDP and TCP
+//   headers included;
+//   then false failures: agents that no longer list all N alive after the idle window (and, for
+//   cairn, lines its agents logged about a member turning suspect or failed during it);
 // - detect: the last agent is SIGKILLed, until every other agent lists it failed.
 // Every wait is bounded; every process is killed at the end.
-// Run: deno run -A bench/gossip_bench.ts [--agents=10,50]
+// Run: deno run -A bench/gossip_bench.ts [--agents=10,50] [--serf-tags=consul,none]
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type AgentProcess, startAgentProcess } from "../test/_support/agent_process.ts";
 
 const { values } = parseArgs({
-  options: { agents: { type: "string", default: "10" } },
+  options: {
+    agents: { type: "string", default: "10" },
+    "serf-tags": { type: "string", default: "consul,none" },
+    "idle-seconds": { type: "string", default: "60" },
+  },
 });
-const agentCounts = values.agents.split(",").map(Number).filter((n) => n >= 2 && n <= 100);
+/** Agents of each system at most: cairn takes 127.0.12.1..60, serf 127.0.12.61..120. */
+const agentsMax = 60;
+const agentCounts = values.agents.split(",").map(Number).filter((n) => n >= 2 && n <= agentsMax);
+const serfTagSets = values["serf-tags"].split(",").filter((t) => t === "consul" || t === "none");
+const cairnHost = (i: number) => `127.0.12.${1 + i}`;
+const serfHost = (i: number) => `127.0.12.${1 + agentsMax + i}`;
 const serfBin = "/usr/bin/serf";
 const waitMs = 60_000;
-const idleMs = 10_000;
+const idleMs = Math.max(5, Number(values["idle-seconds"]) || 60) * 1_000;
 const gossipPort = 7946;
 const clockTicks = 100; // USER_HZ on Linux
 
@@ -46,14 +61,30 @@ async function pollUntil(probe: () => Promise<boolean>, pauseMs = 50): Promise<n
   return NaN;
 }
 
-/** The time the slowest of `agents` satisfies `probe`, in ms after `start` (NaN when one never does). */
+/** When each of `agents` first satisfies `probe`, in ms after `start` (NaN if it never does). */
+async function eachTime<T>(
+  agents: T[],
+  start: number,
+  probe: (agent: T) => Promise<boolean>,
+): Promise<number[]> {
+  const times = await Promise.all(agents.map((agent) => pollUntil(() => probe(agent))));
+  return times.map((time) => time - start);
+}
+
+/** When the slowest of `agents` satisfies `probe`, in ms after `start` (NaN if one never does). */
 async function slowest<T>(
   agents: T[],
   start: number,
   probe: (agent: T) => Promise<boolean>,
 ): Promise<number> {
-  const times = await Promise.all(agents.map((agent) => pollUntil(() => probe(agent))));
-  return Math.max(...times) - start;
+  return Math.max(...await eachTime(agents, start, probe));
+}
+
+/** The slowest, the median and how many of `times` are not NaN. */
+function spread(times: number[]): { slowestMs: number; medianMs: number; done: number } {
+  const done = times.filter((time) => !Number.isNaN(time)).sort((a, b) => a - b);
+  const medianMs = done.length * 2 > times.length ? done[Math.floor(times.length / 2)] : NaN;
+  return { slowestMs: Math.max(...times), medianMs, done: done.length };
 }
 
 function serfCli(args: string[]): Promise<string | undefined> {
@@ -77,9 +108,9 @@ function rssMiB(pid: number): number {
 }
 
 /**
- * Counts, for `seconds`, the IPv4 packets and bytes the loopback interface sends from addresses
- * starting with `prefix` (three octets), through an AF_PACKET socket (Python, as root): per system,
- * not system-wide, since cairn and serf have their own address ranges.
+ * Counts, for `seconds`, the IPv4 packets and bytes the loopback interface sends from the
+ * addresses `first`..`last` (same first three octets), through an AF_PACKET socket (Python, as
+ * root): per system, not system-wide, since cairn and serf have their own address ranges.
  */
 const packetCounter = `
 import socket, sys, time
@@ -87,22 +118,24 @@ s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 s.bind(("lo", 0))
 s.settimeout(0.2)
 end = time.time() + float(sys.argv[1])
-prefix = bytes(int(x) for x in sys.argv[2].split("."))
+first = bytes(int(x) for x in sys.argv[2].split("."))
+last = bytes(int(x) for x in sys.argv[3].split("."))
 packets = size = 0
 while time.time() < end:
     try:
         data, addr = s.recvfrom(65535)
     except socket.timeout:
         continue
-    if addr[2] == 4 and len(data) >= 34 and data[12:14] == b"\\x08\\x00" and data[26:29] == prefix:
+    if addr[2] == 4 and len(data) >= 34 and data[12:14] == b"\\x08\\x00" and first <= data[26:30] <= last:
         packets += 1
         size += len(data) - 14
 print(packets, size)
 `;
 
-function countPackets(seconds: number, prefix: string): Promise<[number, number]> {
+function countPackets(seconds: number, hosts: string[]): Promise<[number, number]> {
+  const range = [String(seconds), hosts[0], hosts[hosts.length - 1]];
   return new Promise((resolve) => {
-    execFile("python3", ["-c", packetCounter, String(seconds), prefix], (error, stdout) => {
+    execFile("python3", ["-c", packetCounter, ...range], (error, stdout) => {
       const [packets, bytes] = error ? [NaN, NaN] : stdout.trim().split(" ").map(Number);
       resolve([packets, bytes]);
     });
@@ -116,8 +149,8 @@ interface IdleFigures {
   bytesPerSecond: number;
 }
 
-async function measureIdle(pids: number[], prefix: string): Promise<IdleFigures> {
-  const counting = countPackets(idleMs / 1000, prefix);
+async function measureIdle(pids: number[], hosts: string[]): Promise<IdleFigures> {
+  const counting = countPackets(idleMs / 1000, hosts);
   await sleep(300); // the counter's start-up
   const cpuBefore = pids.map(cpuSeconds);
   const startedAt = performance.now();
@@ -136,9 +169,17 @@ async function measureIdle(pids: number[], prefix: string): Promise<IdleFigures>
 }
 
 interface Result extends IdleFigures {
+  /** Agents not listing all N alive after the idle window, plus (cairn) suspicions logged in it. */
+  falseFailures: number;
   system: string;
   agents: number;
+  /** Joins that failed (an HTTP status other than 200, a `serf join` that failed). */
+  joinErrors: number;
   joinMs: number;
+  /** When the median agent listed all N alive. */
+  joinMedianMs: number;
+  /** Agents that listed all N alive within the wait. */
+  joinedAgents: number;
   eventMs: number;
   detectMs: number;
 }
@@ -149,7 +190,7 @@ async function runCairn(count: number): Promise<Result> {
     const started = await Promise.allSettled(
       Array.from({ length: count }, (_, i) =>
         startAgentProcess({
-          host: `127.0.1.${i + 1}`,
+          host: cairnHost(i),
           args: [`-node=c${i + 1}`, `-serf-lan-port=${gossipPort}`],
           startTimeoutMs: 60_000,
         })),
@@ -165,13 +206,17 @@ async function runCairn(count: number): Promise<Result> {
 
     // Join.
     const joinStart = performance.now();
-    await Promise.all(
-      agents.slice(1).map((agent) =>
-        fetch(`${agent.httpUrl}/v1/agent/join/127.0.1.1:${gossipPort}`, { method: "PUT" })
-          .then((response) => response.body?.cancel())
-      ),
+    const joined = await Promise.all(
+      agents.slice(1).map(async (agent) => {
+        const url = `${agent.httpUrl}/v1/agent/join/${cairnHost(0)}:${gossipPort}`;
+        const response = await fetch(url, { method: "PUT" });
+        const text = await response.text();
+        if (response.status !== 200) console.error(`cairn join failed: ${text}`);
+        return response.status === 200;
+      }),
     );
-    const joinMs = await slowest(agents, joinStart, async (agent) => {
+    const joinErrors = joined.filter((ok) => !ok).length;
+    const joinTimes = await eachTime(agents, joinStart, async (agent) => {
       const alive = new Set(
         (await members(agent)).filter((m) => m.Status === 1).map((m) => m.Name),
       );
@@ -204,7 +249,18 @@ async function runCairn(count: number): Promise<Result> {
     const eventMs = Math.max(...await Promise.all(arrivals)) - eventStart;
     await sleep(2_000);
 
-    const idle = await measureIdle(agents.map((agent) => agent.child.pid!), "127.0.1");
+    const hosts = agents.map((_, i) => cairnHost(i));
+    const logLengths = agents.map((agent) => agent.log().length);
+    const idle = await measureIdle(agents.map((agent) => agent.child.pid!), hosts);
+    const complete = await Promise.all(agents.map(async (agent) => {
+      const alive = (await members(agent)).filter((m) => m.Status === 1).length;
+      return alive === count;
+    }));
+    const suspicions = agents.map((agent, i) =>
+      agent.log().slice(logLengths[i]).match(/is (suspect|failed|dead)|: failed/g)?.length ?? 0
+    );
+    const falseFailures = complete.filter((ok) => !ok).length +
+      suspicions.reduce((a, b) => a + b, 0);
 
     // Detect.
     const victim = agents[count - 1];
@@ -214,17 +270,40 @@ async function runCairn(count: number): Promise<Result> {
       const seen = (await members(agent)).find((m) => m.Name === names[count - 1]);
       return seen?.Status === 4;
     });
-    return { system: "cairn", agents: count, joinMs, eventMs, detectMs, ...idle };
+    const { slowestMs: joinMs, medianMs: joinMedianMs, done: joinedAgents } = spread(joinTimes);
+    const figures = { joinErrors, joinMs, joinMedianMs, joinedAgents, eventMs, detectMs };
+    return { system: "cairn", agents: count, ...figures, falseFailures, ...idle };
   } finally {
     await Promise.all(agents.map((agent) => agent.stop(1_000)));
   }
 }
 
-async function runSerf(count: number): Promise<Result> {
+/**
+ * The tags a Consul server advertises, with cairn's keys and value lengths (consul_tags.ts): a
+ * dev agent's `role`, `dc`, `id`, `vsn`, `vsn_min`, `vsn_max`, `build`, `port`, `raft_vsn` and
+ * `bootstrap`.
+ */
+function consulLikeTags(): string[] {
+  const tags = {
+    role: "consul",
+    dc: "dc1",
+    id: crypto.randomUUID(),
+    vsn: "2",
+    vsn_min: "2",
+    vsn_max: "3",
+    build: "0.1.0:cairn",
+    port: "8300",
+    raft_vsn: "3",
+    bootstrap: "1",
+  };
+  return Object.entries(tags).flatMap(([key, value]) => ["-tag", `${key}=${value}`]);
+}
+
+async function runSerf(count: number, tagSet: string): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), "cairn-serf-bench-"));
   const children: ChildProcess[] = [];
   try {
-    const hosts = Array.from({ length: count }, (_, i) => `127.0.2.${i + 1}`);
+    const hosts = Array.from({ length: count }, (_, i) => serfHost(i));
     const rpc = hosts.map((host) => `-rpc-addr=${host}:7373`);
     for (const [i, host] of hosts.entries()) {
       children.push(
@@ -235,6 +314,7 @@ async function runSerf(count: number): Promise<Result> {
           `-rpc-addr=${host}:7373`,
           `-event-handler=user:x=date +%s%N > ${join(dir, `s${i + 1}`)}`,
           "-log-level=warn",
+          ...(tagSet === "consul" ? consulLikeTags() : []),
         ], { stdio: "ignore" }),
       );
     }
@@ -254,10 +334,11 @@ async function runSerf(count: number): Promise<Result> {
 
     // Join.
     const joinStart = performance.now();
-    await Promise.all(
+    const joined = await Promise.all(
       indexes.slice(1).map((i) => serfCli(["join", rpc[i], `${hosts[0]}:${gossipPort}`])),
     );
-    const joinMs = await slowest(indexes, joinStart, async (i) => {
+    const joinErrors = joined.filter((output) => output === undefined).length;
+    const joinTimes = await eachTime(indexes, joinStart, async (i) => {
       const alive = new Set(
         (await members(i)).filter((m) => m.status === "alive").map((m) => m.name),
       );
@@ -277,7 +358,12 @@ async function runSerf(count: number): Promise<Result> {
     const eventMs = Math.max(...handled) - eventStartWall;
     await sleep(2_000);
 
-    const idle = await measureIdle(children.map((child) => child.pid!), "127.0.2");
+    const idle = await measureIdle(children.map((child) => child.pid!), hosts);
+    const complete = await Promise.all(indexes.map(async (i) => {
+      const alive = (await members(i)).filter((m) => m.status === "alive").length;
+      return alive === count;
+    }));
+    const falseFailures = complete.filter((ok) => !ok).length;
 
     // Detect.
     const detectStart = performance.now();
@@ -286,7 +372,10 @@ async function runSerf(count: number): Promise<Result> {
       const seen = (await members(i)).find((m) => m.name === names[count - 1]);
       return seen?.status === "failed";
     });
-    return { system: "serf 0.8.2", agents: count, joinMs, eventMs, detectMs, ...idle };
+    const system = `serf 0.8.2 (${tagSet === "consul" ? "Consul's tags" : "no tags"})`;
+    const { slowestMs: joinMs, medianMs: joinMedianMs, done: joinedAgents } = spread(joinTimes);
+    const figures = { joinErrors, joinMs, joinMedianMs, joinedAgents, eventMs, detectMs };
+    return { system, agents: count, ...figures, falseFailures, ...idle };
   } finally {
     for (const child of children) {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
@@ -303,39 +392,48 @@ const runtime = typeof (globalThis as { Deno?: unknown }).Deno === "object"
 
 const results: Result[] = [];
 for (const count of agentCounts) {
-  results.push(await runSerf(count));
-  await sleep(1_000);
+  for (const tagSet of serfTagSets) {
+    results.push(await runSerf(count, tagSet));
+    await sleep(1_000);
+  }
   results.push(await runCairn(count));
   await sleep(1_000);
 }
 
 const ms = (value: number) => Number.isNaN(value) ? "timeout" : `${(value / 1000).toFixed(2)} s`;
+/** "slowest (median)", and how many agents got there when some did not. */
+const joinText = (r: Result) =>
+  `${ms(r.joinMs)} (${ms(r.joinMedianMs)})` +
+  (r.joinedAgents < r.agents ? `, ${r.joinedAgents}/${r.agents} agents` : "");
+const load = loadavg().map((value) => value.toFixed(1)).join(", ");
 console.log(
-  `\ncairn agents on ${runtime}`,
+  `\ncairn agents on ${runtime}; idle window ${idleMs / 1000} s; load average at the end ${load}`,
 );
 console.log(
-  "| system | agents | join → all alive everywhere | event → all agents | SIGKILL → failed everywhere | idle CPU / agent | RSS / agent | idle packets/s / agent | idle bytes/s / agent |",
+  "| system | agents | failed joins | join → all alive everywhere (median agent) | event → all agents | SIGKILL → failed everywhere | idle CPU / agent | RSS / agent | idle packets/s / agent | idle bytes/s / agent | false failures in idle |",
 );
-console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const r of results) {
   console.log(
-    `| ${r.system} | ${r.agents} | ${ms(r.joinMs)} | ${ms(r.eventMs)} | ${ms(r.detectMs)} | ${
-      r.cpuPercent.toFixed(2)
-    } % | ${r.rssMiB.toFixed(1)} MiB | ${r.packetsPerSecond.toFixed(1)} | ${
-      r.bytesPerSecond.toFixed(0)
-    } |`,
+    `| ${r.system} | ${r.agents} | ${r.joinErrors} | ${joinText(r)} | ${ms(r.eventMs)} | ${
+      ms(r.detectMs)
+    } | ${r.cpuPercent.toFixed(2)} % | ${r.rssMiB.toFixed(1)} MiB | ${
+      r.packetsPerSecond.toFixed(1)
+    } | ${r.bytesPerSecond.toFixed(0)} | ${r.falseFailures} |`,
   );
 }
-for (const count of agentCounts) {
-  const [serf, cairn] = results.filter((r) => r.agents === count);
+for (const serfRow of results.filter((r) => r.system.startsWith("serf"))) {
+  const count = serfRow.agents;
+  const serf = serfRow;
+  const cairn = results.find((r) => r.agents === count && r.system === "cairn")!;
   const ratio = (a: number, b: number) => (a / b).toFixed(2);
   console.log(
-    `| cairn / serf | ${count} | ${ratio(cairn.joinMs, serf.joinMs)} | ${
+    `| cairn / ${serf.system} | ${count} | | ${ratio(cairn.joinMs, serf.joinMs)} | ${
       ratio(cairn.eventMs, serf.eventMs)
     } | ${ratio(cairn.detectMs, serf.detectMs)} | ${ratio(cairn.cpuPercent, serf.cpuPercent)} | ${
       ratio(cairn.rssMiB, serf.rssMiB)
     } | ${ratio(cairn.packetsPerSecond, serf.packetsPerSecond)} | ${
       ratio(cairn.bytesPerSecond, serf.bytesPerSecond)
-    } |`,
+    } | |`,
   );
 }

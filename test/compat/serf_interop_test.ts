@@ -1,7 +1,8 @@
 // Goal: cairn's LAN gossip interoperates with the real HashiCorp serf agent (Debian's `serf`,
 // memberlist 0.2.2) on the wire, plaintext and encrypted: each side lists the other alive with
-// its tags, each side marks a SIGKILLed peer failed, and a wrong key keeps cairn out.
-// Method: real `serf agent` processes and `cairn agent -dev` processes on 127.0.0.60-65, with
+// its tags, each side marks a SIGKILLed peer failed, a serf agent's graceful leave (`serf leave`,
+// SIGINT) shows as left in cairn, and a wrong key keeps cairn out.
+// Method: real `serf agent` processes and `cairn agent -dev` processes on 127.0.12.51-58, with
 // memberlist's default LAN timings; we watch `serf members -format=json` and cairn's
 // `/v1/agent/members` until they show what we expect, within generous bounded waits.
 // Skips when /usr/bin/serf is missing (`apt-get install -y serf`).
@@ -129,14 +130,17 @@ describe("cairn gossip with the real serf agent", { skip }, () => {
     key = (await serf(["keygen"]))?.trim() ?? "";
     assert.match(key, /^[A-Za-z0-9+/]{43}=$/, "serf keygen made no key");
     const otherKey = (await serf(["keygen"]))?.trim() ?? "";
-    s1 = startSerf("s1", "127.0.0.60", ["-tag", "role=web"]);
-    s2 = startSerf("s2", "127.0.0.62");
-    s3 = startSerf("s3", "127.0.0.63", [`-encrypt=${key}`]);
+    s1 = startSerf("s1", "127.0.12.51", ["-tag", "role=web"]);
+    s2 = startSerf("s2", "127.0.12.53");
+    s3 = startSerf("s3", "127.0.12.54", [`-encrypt=${key}`]);
     await Promise.all([s1.ready(), s2.ready(), s3.ready()]);
     [c1, c2, c3] = await Promise.all([
-      startCairn("cairn-1", "127.0.0.61", ["-retry-join=127.0.0.60:7946"]),
-      startCairn("cairn-2", "127.0.0.64", [`-encrypt=${key}`, "-retry-join=127.0.0.63:7946"]),
-      startCairn("cairn-3", "127.0.0.65", [`-encrypt=${otherKey}`, "-retry-join=127.0.0.63:7946"]),
+      startCairn("cairn-1", "127.0.12.52", ["-retry-join=127.0.12.51:7946"]),
+      startCairn("cairn-2", "127.0.12.55", [`-encrypt=${key}`, "-retry-join=127.0.12.54:7946"]),
+      startCairn("cairn-3", "127.0.12.56", [
+        `-encrypt=${otherKey}`,
+        "-retry-join=127.0.12.54:7946",
+      ]),
     ]);
   });
 
@@ -152,7 +156,7 @@ describe("cairn gossip with the real serf agent", { skip }, () => {
       joinWaitMs,
       () => `\ncairn log:\n${c1.log()}`,
     );
-    assert.equal(seen.addr, "127.0.0.61:8301");
+    assert.equal(seen.addr, "127.0.12.52:8301");
     assert.equal(seen.tags.role, "consul");
     assert.equal(seen.tags.dc, "dc1");
     assert.equal(seen.tags.vsn, "2");
@@ -162,13 +166,13 @@ describe("cairn gossip with the real serf agent", { skip }, () => {
     assert.equal(members[0].Name, "cairn-1", "the agent itself comes first");
     const s1Member = members.find((member) => member.Name === "s1");
     assert.equal(s1Member?.Status, 1);
-    assert.equal(s1Member?.Addr, "127.0.0.60");
+    assert.equal(s1Member?.Addr, "127.0.12.51");
     assert.equal(s1Member?.Port, 7946);
     assert.equal(s1Member?.Tags.role, "web");
   });
 
   it("a serf agent joins cairn (serf join): cairn lists it alive", async () => {
-    const joined = await serf(["join", `-rpc-addr=${s2.rpc}`, "127.0.0.61:8301"]);
+    const joined = await serf(["join", `-rpc-addr=${s2.rpc}`, "127.0.12.52:8301"]);
     assert.match(joined ?? "", /Successfully joined cluster by contacting 1 nodes/);
     await waitFor("cairn to list s2 alive", async () => {
       const members = await cairnMembers(c1);
@@ -212,9 +216,46 @@ describe("cairn gossip with the real serf agent", { skip }, () => {
     const members = await cairnMembers(c2);
     assert.equal(members.find((member) => member.Name === "s3")?.Status, 1);
     assert.match(s3.log(), /Encrypted: true/);
-    const joined = await put(c2, "/v1/agent/join/127.0.0.63:7946");
+    const joined = await put(c2, "/v1/agent/join/127.0.12.54:7946");
     assert.deepEqual(joined, { status: 200, body: "" });
   });
+
+  // In the encrypted cluster: left members count in memberlist's estimate of the cluster size,
+  // so in the plaintext one they would make s1 wait for confirmations of cairn-1's failure
+  // that no one is left to send (Lifeguard), and the SIGKILL test above would take 24 s.
+  for (const [how, host] of [["serf leave", "127.0.12.57"], ["SIGINT", "127.0.12.58"]]) {
+    it(`a serf agent's graceful leave (${how}): cairn lists it left (3)`, async () => {
+      const name = how === "SIGINT" ? "s-int" : "s-leave";
+      const leaver = startSerf(name, host, [`-encrypt=${key}`]);
+      await leaver.ready();
+      const joined = await serf(["join", `-rpc-addr=${leaver.rpc}`, "127.0.12.55:8301"]);
+      assert.match(joined ?? "", /Successfully joined cluster/);
+      await waitFor(`cairn to list ${name} alive`, async () => {
+        const members = await cairnMembers(c2);
+        return members.find((member) => member.Name === name && member.Status === 1);
+      }, joinWaitMs);
+      if (how === "SIGINT") leaver.child.kill("SIGINT");
+      else assert.notEqual(await serf(["leave", `-rpc-addr=${leaver.rpc}`]), undefined);
+      const seen: number[] = [];
+      await waitFor(
+        `cairn to list ${name} left`,
+        async () => {
+          const member = (await cairnMembers(c2)).find((member) => member.Name === name);
+          if (member !== undefined && seen.at(-1) !== member.Status) seen.push(member.Status);
+          return member?.Status === 3 ? member : undefined;
+        },
+        joinWaitMs,
+        () => `\nstatuses seen: ${seen}\ncairn log:\n${c2.log()}`,
+      );
+      // A graceful leave is never reported as a failure on the way (Serf: leaving, then left).
+      assert.equal(seen.includes(4), false, `statuses seen: ${seen}`);
+      await waitFor(
+        `serf s3 to list ${name} left`,
+        async () => findSerfMember(await s3.members(), name, "left"),
+        joinWaitMs,
+      );
+    });
+  }
 
   it("with a wrong key, cairn does not join and keeps retrying", async () => {
     await waitFor(
@@ -223,9 +264,9 @@ describe("cairn gossip with the real serf agent", { skip }, () => {
       joinWaitMs,
     );
     assert.match(c3.log(), /Cannot decrypt/);
-    const refused = await put(c3, "/v1/agent/join/127.0.0.63:7946");
+    const refused = await put(c3, "/v1/agent/join/127.0.12.54:7946");
     assert.equal(refused.status, 500);
-    assert.match(refused.body, /Cannot join "127\.0\.0\.63:7946": .*Cannot decrypt/);
+    assert.match(refused.body, /Cannot join "127\.0\.12\.54:7946": .*Cannot decrypt/);
     const members = await cairnMembers(c3);
     assert.deepEqual(members.map((member) => member.Name), ["cairn-3"]);
     const serfSees = await s3.members();

@@ -34,6 +34,11 @@ export class AesGcm {
     this.#randomBytes = randomBytes;
   }
 
+  /** The keyring, shared: keys installed, used or removed on it take effect at once. */
+  get keyring(): Keyring {
+    return this.#keyring;
+  }
+
   /**
    * Seals `plaintext` with the primary key (envelope version 1).
    *

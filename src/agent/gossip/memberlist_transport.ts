@@ -51,7 +51,7 @@ import {
 import { AesGcm } from "./_aes_gcm.ts";
 import { bytesToIp, ipToBytes } from "./_ip.ts";
 import { RateLimitedLog } from "./_rate_limited_log.ts";
-import { readOpenedStream, StreamReader } from "./_stream_reader.ts";
+import { readOpenedStream, type StreamFrame, StreamReader } from "./_stream_reader.ts";
 
 /** Bytes of one received datagram accepted (memberlist's 65536-byte read buffer). */
 export const packetReceiveBytesMax = 65_536;
@@ -59,8 +59,14 @@ export const packetReceiveBytesMax = 65_536;
 export const packetDecompressedBytesMax = 1024 * 1024;
 /** Bytes of one TCP exchange kept while reading (a push/pull of ~40,000 members). */
 export const streamBytesMax = 4 * 1024 * 1024;
-/** Incoming TCP connections served at once; more are closed at once and counted. */
-export const incomingStreamsMax = 32;
+/**
+ * Incoming TCP exchanges served at once (memberlist's `maxPushPullRequests`): room for 127
+ * members joining through this one at the same moment. Past it a connection is answered with
+ * an error, as memberlist does, closed and counted.
+ */
+export const incomingStreamsMax = 128;
+/** Bytes all incoming exchanges hold together while being read; the one crossing it fails. */
+export const incomingStreamBytesMax = 64 * 1024 * 1024;
 /** Packets being encrypted or decrypted at once; more are dropped and counted. */
 export const cryptoInFlightMax = 256;
 /** Joins waiting for their push/pull at once. */
@@ -215,6 +221,8 @@ export class MemberlistTransport {
     },
   };
   #cryptoInFlight = 0;
+  #refusing = 0;
+  #incomingBytes = 0;
   #nextStreamId = 1;
   #timer: { cancel(): void } | undefined;
   #timerAtMs = Infinity;
@@ -295,6 +303,14 @@ export class MemberlistTransport {
   /** The bound UDP and TCP address (port 0 resolved). */
   get address(): Address {
     return this.#address;
+  }
+
+  /**
+   * The encryption keyring, `undefined` when gossip is plaintext. Changes to it (Serf's
+   * keyring queries) apply to the next packet sealed or opened.
+   */
+  get keyring(): Keyring | undefined {
+    return this.#aes?.keyring;
   }
 
   /** This member's name. */
@@ -515,7 +531,11 @@ export class MemberlistTransport {
     const { type: _type, previous, ...member } = output;
     if (member.name !== this.#swim.name && member.state !== previous) {
       const where = `${bytesToIp(member.address)}:${member.port}`;
-      this.#log.info(`gossip: member "${member.name}" (${where}) is ${member.state}`);
+      const line = `gossip: member "${member.name}" (${where}) is ${member.state}`;
+      // As memberlist: a member coming alive is routine (Serf logs the join above us); a
+      // suspicion, a death or a leave is news.
+      if (member.state === "alive") this.#log.debug(line);
+      else this.#log.info(line);
     }
     this.#delegate.memberChanged?.(member, previous);
   }
@@ -643,11 +663,38 @@ export class MemberlistTransport {
   // ---- TCP ----
 
   #accept(stream: Stream): void {
-    if (this.#closed || this.#incoming.size >= incomingStreamsMax) {
-      this.#stats.streamsRefused += 1;
-      stream.destroy();
-      return;
+    if (this.#closed) return stream.destroy();
+    if (this.#incoming.size >= incomingStreamsMax) {
+      return this.#refuse(stream, `${incomingStreamsMax} exchanges open; retry later`);
     }
+    this.#serve(stream);
+  }
+
+  /**
+   * Answers a connection we cannot serve with an error, as memberlist's `handleConn` does past
+   * `maxPushPullRequests`, so the peer learns why (a reset would read as a network fault).
+   * Its request is read and discarded; at most `incomingStreamsMax` refusals linger at once.
+   */
+  #refuse(stream: Stream, reason: string): void {
+    this.#stats.streamsRefused += 1;
+    this.#badInput.log(
+      "refused",
+      `gossip: Cannot serve stream from ${formatAddress(stream.remote)}: ${reason}`,
+    );
+    if (this.#refusing >= incomingStreamsMax) return stream.destroy();
+    this.#refusing += 1;
+    stream.onClose(() => this.#refusing -= 1);
+    stream.onData(() => {});
+    this.#encodeStream({ type: "err", error: `Cannot serve stream: ${reason}` }).then(
+      (bytes) => {
+        stream.write(bytes);
+        this.#closeSoon(stream);
+      },
+      () => stream.destroy(),
+    );
+  }
+
+  #serve(stream: Stream): void {
     this.#stats.streamsAccepted += 1;
     const streamId = this.#nextStreamId++;
     const entry: IncomingStream = { stream, replied: false };
@@ -662,14 +709,15 @@ export class MemberlistTransport {
       this.#drop("stream", `Cannot read stream from ${where}: no whole message in ${timeoutMs} ms`);
       finish();
     });
-    let reading = true;
     const finish = () => {
       timer.cancel();
+      stopReading();
       this.#incoming.delete(streamId);
       stream.destroy();
     };
     stream.onClose(() => {
       timer.cancel();
+      stopReading();
       this.#incoming.delete(streamId);
     });
     const fail = (error: unknown) => {
@@ -693,21 +741,53 @@ export class MemberlistTransport {
       // No reply for a user message or a stray ack: the exchange is over.
       if (!entry.replied) finish();
     };
+    const stopReading = this.#readFrame(stream, reader, (frame) => {
+      if (frame.kind === "message") return deliver(frame.message);
+      this.#aes!.open(frame.blob, frame.header).then(
+        (plaintext) => deliver(readOpenedStream(plaintext)),
+      ).catch(fail);
+    }, fail);
+  }
+
+  /**
+   * Feeds `stream`'s bytes to `reader` until it holds a whole frame, counting them against
+   * `incomingStreamBytesMax` (shared by every incoming stream) until then.
+   *
+   * @returns a function that stops reading and gives the bytes held back; idempotent
+   */
+  #readFrame(
+    stream: Stream,
+    reader: StreamReader,
+    onFrame: (frame: Exclude<StreamFrame, { kind: "more" }>) => void,
+    onError: (error: unknown) => void,
+  ): () => void {
+    let reading = true;
+    let heldBytes = 0;
+    const stop = () => {
+      reading = false;
+      this.#incomingBytes -= heldBytes;
+      heldBytes = 0;
+    };
     stream.onData((chunk) => {
       if (!reading) return;
       try {
+        if (this.#incomingBytes + chunk.length > incomingStreamBytesMax) {
+          throw new RangeError(
+            `incoming streams hold ${incomingStreamBytesMax} bytes; retry later`,
+          );
+        }
+        heldBytes += chunk.length;
+        this.#incomingBytes += chunk.length;
         const frame = reader.push(chunk);
         if (frame.kind === "more") return;
-        reading = false;
-        if (frame.kind === "message") return deliver(frame.message);
-        this.#aes!.open(frame.blob, frame.header).then(
-          (plaintext) => deliver(readOpenedStream(plaintext)),
-        ).catch(fail);
+        stop();
+        onFrame(frame);
       } catch (error) {
-        reading = false;
-        fail(error);
+        stop();
+        onError(error);
       }
     });
+    return stop;
   }
 
   #reply(streamId: number, message: StreamMessage): void {

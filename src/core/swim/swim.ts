@@ -142,6 +142,8 @@ export class Swim {
   #probeIndex = 0;
   readonly #suspicions = new Map<string, Suspicion>();
   readonly #queue: BroadcastQueue;
+  /** Delegate (Serf) broadcasts: packets take them only after memberlist's own, as memberlist. */
+  readonly #userQueue: BroadcastQueue;
   readonly #awareness: Awareness;
   readonly #relays = new Map<number, Relay>();
   readonly #streams = new Map<number, PendingStream>();
@@ -153,6 +155,8 @@ export class Swim {
   #nextProbeAtMs: number;
   #nextGossipAtMs: number;
   #nextPushPullAtMs: number;
+  /** Whether the start-up stagger of periodic push/pull is over (memberlist `pushPullTrigger`). */
+  #pushPullStaggered = false;
   #left = false;
   #lastNowMs: number;
   readonly #stats: SwimStats = {
@@ -184,6 +188,7 @@ export class Swim {
     this.#random = options.random;
     this.#lastNowMs = nowMs;
     this.#queue = new BroadcastQueue(config.broadcastQueueMax);
+    this.#userQueue = new BroadcastQueue(config.broadcastQueueMax);
     this.#awareness = new Awareness(config.awarenessMaxMultiplier);
     // Staggered starts keep members from probing and gossiping in lockstep (`triggerFunc`).
     this.#nextProbeAtMs = nowMs + randomBelow(this.#random, config.probeIntervalMs);
@@ -228,7 +233,11 @@ export class Swim {
 
   /** Returns counters of drops and activity. */
   stats(): SwimStats {
-    return { ...this.#stats, broadcastsQueued: this.#queue.length };
+    return {
+      ...this.#stats,
+      broadcastsQueued: this.#queue.length + this.#userQueue.length,
+      broadcastsDropped: this.#queue.droppedCount + this.#userQueue.droppedCount,
+    };
   }
 
   /** Returns every known member, self included. */
@@ -278,11 +287,12 @@ export class Swim {
   }
 
   /**
-   * Queues a delegate (Serf) message to piggyback like memberlist's own broadcasts. It is
-   * never replaced by another; receivers get it as a `userMessage` output.
+   * Queues a delegate (Serf) message to piggyback on packets, in the room memberlist's own
+   * broadcasts leave (memberlist asks its delegate's `GetBroadcasts` last). It is never
+   * replaced by another; receivers get it as a `userMessage` output.
    */
   broadcastUser(payload: Uint8Array): void {
-    this.#queue.push({ type: "user", payload }, payload.length + 1);
+    this.#userQueue.push({ type: "user", payload }, payload.length + 1);
   }
 
   /** Feeds one input (a packet, a stream request or a stream result) at `nowMs`. */
@@ -321,7 +331,10 @@ export class Swim {
     }
     if (this.#config.pushPullIntervalMs > 0 && nowMs >= this.#nextPushPullAtMs) {
       this.#nextPushPullAtMs = nowMs + this.#pushPullIntervalMs();
-      this.#pushPullPeriodic(nowMs);
+      // memberlist waits the stagger, then a whole (scaled) interval before its first periodic
+      // push/pull: a join has just exchanged state, and a fresh member adds no load at once.
+      if (this.#pushPullStaggered) this.#pushPullPeriodic(nowMs);
+      this.#pushPullStaggered = true;
     }
   }
 
@@ -875,10 +888,16 @@ export class Swim {
     }
   }
 
+  /** Memberlist's own broadcasts first, then the delegate's in what room is left (`getBroadcasts`). */
   #takeBroadcasts(limitBytes: number): MemberlistMessage[] {
     const transmitLimit = retransmitLimit(this.#config.retransmitMult, this.#members.size);
-    const messages = this.#queue.take(compoundPartOverheadBytes, limitBytes, transmitLimit);
+    const overhead = compoundPartOverheadBytes;
+    const messages = this.#queue.take(overhead, limitBytes, transmitLimit);
     this.#checkFinished();
+    let usedBytes = 0;
+    for (const message of messages) usedBytes += messageBytes(message) + overhead;
+    if (this.#userQueue.length === 0 || limitBytes - usedBytes <= overhead) return messages;
+    messages.push(...this.#userQueue.take(overhead, limitBytes - usedBytes, transmitLimit));
     return messages;
   }
 

@@ -357,6 +357,56 @@ describe("Swim", () => {
     assert.ok(outputs.some((o) => o.type === "joinFinished" && o.ok && o.requestId === requestId));
   });
 
+  test("packets carry memberlist's own broadcasts first, then user ones in the room left", () => {
+    // memberlist's getBroadcasts takes its own queue first and asks the delegate (Serf) for
+    // the rest: a burst of Serf messages never crowds out news about members.
+    const swim = member(["b", "c", "d"]);
+    for (let i = 0; i < 14; i += 1) swim.broadcastUser(new Uint8Array(120).fill(i));
+    const atMs = swim.nextDeadlineMs();
+    swim.tick(atMs);
+    const [first] = packets(drain(swim));
+    const messages = first.messages.filter((m) => m.type !== "ping");
+    const kinds = messages.map((m) => m.type);
+    const lastOwn = kinds.findLastIndex((kind) => kind !== "user");
+    const firstUser = kinds.indexOf("user");
+    assert.ok(kinds.filter((kind) => kind === "alive").length >= 3, `sent ${kinds}`);
+    assert.ok(firstUser === -1 || lastOwn < firstUser, `sent ${kinds}`);
+    assert.ok(firstUser !== -1, `no room was left for user messages: sent ${kinds}`);
+  });
+
+  test("periodic push/pull waits a stagger and then a whole interval, as memberlist", () => {
+    // memberlist's pushPullTrigger sleeps a random stagger below the interval, then the scaled
+    // interval, before its first push/pull: one right after start-up only adds load.
+    const intervalMs = 30_000;
+    const swim = member(["b"], { pushPullIntervalMs: intervalMs });
+    const pushPullsAtMs: number[] = [];
+    while (swim.nextDeadlineMs() < 4 * intervalMs) {
+      const atMs = swim.nextDeadlineMs();
+      swim.tick(atMs);
+      for (const output of drain(swim)) {
+        if (output.type === "sendStream" && output.message.type === "pushPull") {
+          pushPullsAtMs.push(atMs);
+          swim.handle({ type: "streamFailed", requestId: output.requestId, reason: "x" }, atMs);
+        }
+        // Keep "b" alive: answer every probe.
+        const ping = output.type === "sendPacket" ? output.messages[0] : undefined;
+        if (ping?.type === "ping") {
+          const ack: MemberlistMessage = {
+            type: "ack",
+            sequence: ping.sequence,
+            payload: undefined,
+          };
+          swim.handle({ type: "packet", from: addressOf(2), messages: [ack] }, atMs);
+        }
+      }
+    }
+    assert.equal(swim.member("b")?.state, "alive");
+    assert.ok(pushPullsAtMs.length >= 2, `push/pulls at ${pushPullsAtMs}`);
+    assert.ok(pushPullsAtMs[0] >= intervalMs, `first push/pull at ${pushPullsAtMs[0]} ms`);
+    assert.ok(pushPullsAtMs[0] < 2 * intervalMs, `first push/pull at ${pushPullsAtMs[0]} ms`);
+    assert.equal(pushPullsAtMs[1] - pushPullsAtMs[0], intervalMs);
+  });
+
   test("an incoming push/pull gets our state back before theirs is merged", () => {
     const swim = member(["b"]);
     swim.handle({

@@ -1,6 +1,7 @@
-// Goal: SWIM + Lifeguard works at cluster scale: joins converge, a SIGKILLed or isolated
-// member is declared dead by every other member and nobody else is, a graceful leave shows as
-// left, a user event reaches everyone in O(log N) gossip rounds, and Lifeguard keeps a slow
+// Goal: SWIM + Lifeguard works at cluster scale: joins converge (a burst that gossip alone
+// leaves incomplete is repaired by push/pull), a SIGKILLed or isolated member is declared dead
+// by every other member and nobody else is, a graceful leave shows as left, a user event
+// reaches everyone in O(log N) gossip rounds, and Lifeguard keeps a slow
 // member from getting healthy members declared dead where plain SWIM does not. Method: seeded
 // `SwimCluster` runs (virtual clock, virtual network with latency and loss, LAN timings), the
 // convergence run with every packet through the wire codecs; assertions name the seed.
@@ -30,6 +31,28 @@ test("SwimCluster: 50 members joining one seed converge, all alive everywhere", 
   cluster.runForMs(60_000);
   assert.ok(cluster.converged(), `seed=${seed}: lost convergence while idle`);
   assert.deepEqual(cluster.deaths, [], `seed=${seed}: false positives while idle`);
+});
+
+test("SwimCluster: a join burst that gossip leaves incomplete is healed by push/pull", () => {
+  // 50 members join one seed within 300 ms (the gossip benchmark's shape). Each broadcast goes
+  // out 8 times per member, so now and then a member never hears of another (seed 2 here, about
+  // one burst in eight); memberlist's periodic push/pull repairs it, the first one after a
+  // random stagger below 30 s plus the interval scaled to 60 s at 50 members.
+  const seed = 2;
+  const burst = (pushPullIntervalMs: number) =>
+    SwimCluster.create({
+      seed,
+      memberCount: 50,
+      config: { ...defaultLanConfig(), pushPullIntervalMs },
+      joinSpreadMs: 300,
+    });
+  const gossipOnly = burst(0);
+  const stuck = gossipOnly.runUntil(30_000, () => gossipOnly.converged(), 100);
+  assert.equal(stuck, undefined, `seed=${seed}: gossip alone converged; pick another seed`);
+  const cluster = burst(defaultLanConfig().pushPullIntervalMs);
+  const atMs = cluster.runUntil(120_000, () => cluster.converged(), 100);
+  assert.ok(atMs !== undefined, `seed=${seed}: push/pull did not repair the burst in 120 s`);
+  assert.deepEqual(cluster.deaths, [], `seed=${seed}: false positives during the burst`);
 });
 
 test("SwimCluster: a SIGKILLed member is declared dead by every other member", () => {
