@@ -71,6 +71,9 @@ export {
  * returns it with the typed client bound to it. No socket opens unless `httpPort` or `dnsPort` is
  * given (0 picks a free port). Its timers are unref'd: a program whose own work is done exits
  * even while the agent, or a watch on it, runs. `stop()` ends its watches and shuts it down.
+ * With `mode: "client"` it is a client agent of a running cluster instead: it joins the LAN
+ * gossip pool through `retryJoin` and keeps its data on the servers
+ * (`createAgent({ mode: "client", retryJoin: ["10.0.0.5"], httpPort: 0 })`).
  *
  * @param options validated with zod; see {@link CreateAgentOptions}
  * @returns the running agent

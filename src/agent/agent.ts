@@ -1,21 +1,22 @@
 /**
- * The agent: starts the server (a one-server Raft cluster, in memory for `-dev`, on disk under
- * `<data-dir>/raft` for `-server -bootstrap-expect=1`), keeps its own services and
- * checks and syncs them into the catalog, and serves the HTTP API and DNS. `startAgent` is what
- * `cairn agent` and `createAgent()` call.
+ * The agent: joins the LAN gossip pool, then either runs a server (a one-server Raft cluster in
+ * memory for `-dev`, a durable one under `<data-dir>/raft` formed with the servers gossip finds
+ * for `-server`) or, as a client, reaches the servers gossip finds over the server RPC
+ * (`catalog_side.ts`); keeps its own services and checks and syncs them into the catalog, and
+ * serves the HTTP API and DNS. `startAgent` is what `cairn agent` and `createAgent()` call.
  *
  * @module
  */
 
-import type { CheckInput, NodeInput } from "../core/state/commands.ts";
+import type { ApplyResult, NodeInput } from "../core/state/commands.ts";
 import type { HealthStatus } from "../core/state/types.ts";
 import { DnsServer } from "../dns/dns_server.ts";
 import type {
   AgentApi,
-  ApiBackend,
-  KeyringView,
+  KeyringAction,
+  KeyringOptions,
+  KeyringPoolResponse,
   MemberView,
-  ServerApi,
   UserEvent,
 } from "../http/api_backend.ts";
 import { defaultBlockingConfig } from "../http/blocking_query.ts";
@@ -24,14 +25,26 @@ import { randomUuid } from "../core/uuid.ts";
 import type { Address, HttpServer, Runtime } from "../runtime.ts";
 import { loadNodeId } from "../server/node_id.ts";
 import { openClusterServer } from "../server/cluster_server.ts";
-import { RaftServer } from "../server/raft_server.ts";
-import { formatHostPort } from "../server/rpc.ts";
+import { RaftServer, raftServerConfigFor } from "../server/raft_server.ts";
+import { formatHostPort, type RpcHandler } from "../server/rpc.ts";
 import { MemoryFileStore } from "../storage/memory_files.ts";
 import { AntiEntropy } from "./anti_entropy.ts";
+import { type CatalogSide, clientSide, serverSide } from "./catalog_side.ts";
+import { clientRpcHandlers } from "./server_endpoints.ts";
+import { consulServers } from "./server_finder.ts";
+import { MemberReconciler, serfHealthCheck, serfHealthCheckId } from "./member_reconciler.ts";
 import type { AgentConfig } from "./config.ts";
 import { DnsCatalog } from "./dns_catalog.ts";
 import { EventLog, userEventMatches } from "./event_log.ts";
-import { consulTags, CoordinateSender, LanPool, type PoolUserEvent } from "./gossip/mod.ts";
+import {
+  consulTags,
+  CoordinateSender,
+  LanPool,
+  type PoolUserEvent,
+  WanFlooder,
+} from "./gossip/mod.ts";
+import { startWanPool, wanCoordinates, wanDatacenters } from "./gossip/wan_pool.ts";
+import { DatacenterForwarder, keyringLanHandler } from "./datacenter_forwarder.ts";
 import {
   consulEventNamespace,
   consulUserEventPrefix,
@@ -67,10 +80,14 @@ export interface StartOptions {
 }
 
 /**
- * Starts an agent: `-dev` (a one-server Raft cluster in memory), or a durable server
+ * Starts an agent: `-dev` (a one-server Raft cluster in memory); a durable server
  * (`-server -bootstrap-expect=N -data-dir=D`, Raft state under `D/raft`, node ID in
- * `D/node-id`) that finds the other servers through `-retry-join` on the server RPC port and
- * bootstraps with them (`src/server/cluster_formation.ts`). Clients arrive with gossip.
+ * `D/node-id`) that learns the other servers from LAN gossip (members tagged `role=consul`;
+ * `-retry-join` names the gossip address of any agent, as in Consul) and bootstraps with them
+ * (`src/server/cluster_formation.ts`); or a client (no `-server`) that joins the LAN pool,
+ * learns the servers the same way and reaches the catalog through them (`catalog_side.ts`).
+ * With the LAN pool off (`-serf-lan-port=-1`) a server's `-retry-join` names other servers,
+ * dialled on the server RPC port.
  *
  * @throws RangeError naming the fix when the configuration cannot run yet
  * @throws Error "Cannot open the write-ahead log: ..." when the data dir is damaged
@@ -82,8 +99,8 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   const logger = options.logger ?? new Logger(runtime, config.logLevel, config.logJson);
   refuseUnbuiltShapes(config);
-  const server = await openServer(runtime, config, logger);
-  const agent = new Agent(runtime, config, logger, server);
+  const nodeId = await resolveNodeId(runtime, config);
+  const agent = new Agent(runtime, config, logger, nodeId);
   try {
     await agent.start();
   } catch (error) {
@@ -95,15 +112,17 @@ export async function startAgent(
 
 function refuseUnbuiltShapes(config: AgentConfig): void {
   if (config.dev) return;
-  // A client has no servers to join without gossip: refuse rather than pretend.
+  // A client finds its servers through the LAN pool only: without it there is no way to them.
   if (!config.server) {
-    throw new RangeError(
-      "Cannot start a client agent yet: clients join servers through gossip, which is not " +
-        "built; use -server -bootstrap-expect=1 -data-dir=<path>, or -dev",
-    );
+    if (config.ports.serfLan < 0) {
+      throw new RangeError(
+        "Cannot start a client agent with -serf-lan-port=-1: clients find servers through LAN " +
+          "gossip; give -serf-lan-port=<port> (8301 by default)",
+      );
+    }
+    return;
   }
-  // Servers find each other through -retry-join on the server RPC port until gossip-based
-  // discovery exists; a server that expects no one must know whom to join.
+  // A server that expects no one must know whom to join.
   if (config.bootstrapExpect === 0 && config.retryJoin.length === 0) {
     throw new RangeError(
       "Cannot start a server with -bootstrap-expect=0 and no -retry-join: it could neither " +
@@ -127,12 +146,32 @@ function serverJoinAddresses(config: AgentConfig): string[] {
   });
 }
 
+/** The node ID: configured, else kept in `<data-dir>/node-id`, else (dev) a fresh one. */
+async function resolveNodeId(runtime: Runtime, config: AgentConfig): Promise<string> {
+  const generate = () => randomUuid((bytes) => runtime.randomBytes(bytes));
+  if (config.dev || config.dataDir === undefined) return config.nodeId ?? generate();
+  return await loadNodeId(await runtime.files(config.dataDir), {
+    configured: config.nodeId,
+    generate,
+  });
+}
+
+/** What opening the server takes beyond the configuration. */
+interface ServerParts {
+  nodeId: string;
+  /** RPC addresses of the servers LAN gossip knows; `undefined` when the LAN pool is off. */
+  discovered: (() => readonly string[]) | undefined;
+  /** The server's endpoints for client agents. */
+  extraRpc: (server: RaftServer) => Record<string, RpcHandler>;
+}
+
 async function openServer(
   runtime: Runtime,
   config: AgentConfig,
   logger: Logger,
-): Promise<{ server: RaftServer; nodeId: string }> {
-  const generate = () => randomUuid((bytes) => runtime.randomBytes(bytes));
+  parts: ServerParts,
+): Promise<RaftServer> {
+  const nodeId = parts.nodeId;
   const advertise = config.advertiseAddr ??
     (config.bindAddr === "0.0.0.0" ? "127.0.0.1" : config.bindAddr);
   const address = `${advertise}:${config.ports.server}`;
@@ -142,21 +181,17 @@ async function openServer(
     error: (message: string) => logger.error(`raft: ${message}`),
   };
   if (config.dev || config.dataDir === undefined) {
-    const nodeId = config.nodeId ?? generate();
     const files = new MemoryFileStore("memory:raft");
     const server = await RaftServer.open(runtime, {
       id: nodeId,
       address,
       files,
       bootstrap: true,
+      config: raftServerConfigFor(config),
       log,
     });
-    return { server, nodeId };
+    return server;
   }
-  const nodeId = await loadNodeId(await runtime.files(config.dataDir), {
-    configured: config.nodeId,
-    generate,
-  });
   const files = await runtime.files(`${config.dataDir}/raft`);
   const server = await openClusterServer(runtime, {
     id: nodeId,
@@ -165,21 +200,30 @@ async function openServer(
     advertiseHost: advertise,
     files,
     bootstrapExpect: config.bootstrapExpect,
-    joinAddresses: serverJoinAddresses(config),
+    // With the LAN pool on, -retry-join names gossip addresses (Consul's meaning) and servers
+    // come from gossip; with it off, -retry-join names servers, dialled on the RPC port.
+    joinAddresses: parts.discovered === undefined ? serverJoinAddresses(config) : [],
+    discoveredAddresses: parts.discovered,
+    extraRpc: parts.extraRpc,
+    config: raftServerConfigFor(config),
     log,
   });
   // A forming cluster elects its leader after the servers found each other; registering this
   // node needs one, so wait a bounded time (the registration retries past it).
   if (!await server.waitForLeader(15_000)) log.warn("No cluster leader yet: continuing");
-  return { server, nodeId };
+  return server;
 }
 
 class Agent implements RunningAgent, AgentApi {
   readonly config: AgentConfig;
   readonly #runtime: Runtime;
   readonly #logger: Logger;
-  readonly #server: RaftServer;
-  readonly #serverApi: ServerApi;
+  /** The catalog: this server's own, or (on a client) the servers'; set by `start()`. */
+  #side: CatalogSide | undefined;
+  /** The HTTP API, built once the catalog side exists. */
+  #app: ((request: Request) => Response | Promise<Response>) | undefined;
+  /** On a server with gossip: marks failed members critical, deregisters those that left. */
+  #reconciler: MemberReconciler | undefined;
   readonly #local: LocalState;
   readonly #antiEntropy: AntiEntropy;
   readonly #registrations: Registrations;
@@ -190,6 +234,12 @@ class Agent implements RunningAgent, AgentApi {
   readonly eventTopic = "agent:events";
   /** The LAN gossip pool; `undefined` when `ports.serfLan` is -1 (see "Gossip" below). */
   #gossip: LanPool | undefined;
+  /** The servers' WAN gossip pool (src/agent/gossip/wan_pool.ts); `undefined` when off. */
+  #wan: LanPool | undefined;
+  /** Sends `?dc=<other>` data requests to that datacenter's servers (with the WAN pool only). */
+  #datacenterForwarder: DatacenterForwarder | undefined;
+  /** Joins this datacenter's servers seen on the LAN into the WAN pool (Consul's flood join). */
+  #wanFlooder: WanFlooder | undefined;
   /** Sends our coordinate to the servers every 15 s when it changed (with gossip only). */
   #coordinateSender: CoordinateSender | undefined;
   #http: HttpServer | undefined;
@@ -199,38 +249,23 @@ class Agent implements RunningAgent, AgentApi {
   readonly stopped: Promise<void>;
   readonly fetch: (request: Request) => Response | Promise<Response>;
 
-  constructor(
-    runtime: Runtime,
-    config: AgentConfig,
-    logger: Logger,
-    opened: { server: RaftServer; nodeId: string },
-  ) {
+  constructor(runtime: Runtime, config: AgentConfig, logger: Logger, nodeId: string) {
     this.config = config;
     this.#runtime = runtime;
     this.#logger = logger;
-    this.#nodeId = opened.nodeId;
+    this.#nodeId = nodeId;
     this.#advertise = config.advertiseAddr ??
       (config.bindAddr === "0.0.0.0" ? "127.0.0.1" : config.bindAddr);
-    this.#server = opened.server;
-    const server = this.#server;
-    this.#serverApi = {
-      store: server.store,
-      propose: (proposal) => server.propose(proposal),
-      renewSession: (id) => server.renewSession(id),
-      readBarrier: (mode) => server.readBarrier(mode),
-      leaseValid: () => server.leaseValid(),
-      leaderAddress: () => server.leaderAddress(),
-      peers: () => server.peers(),
-      lastContactMs: () => server.lastContactMs(),
-      raftConfiguration: () => server.configuration(),
-      removeRaftPeer: (selector) => server.removePeer(selector),
-    };
     this.#local = new LocalState(runtime, {
       nodeName: config.nodeName,
       changed: () => queueMicrotask(() => void this.#antiEntropy.syncChanges()),
     });
+    const catalog = () => this.#requireSide().catalog;
     this.#antiEntropy = new AntiEntropy(runtime, {
-      server: this.#serverApi,
+      catalog: {
+        propose: (proposal) => catalog().propose(proposal),
+        readNode: (node) => catalog().readNode(node),
+      },
       local: this.#local,
       node: () => this.#nodeInput(),
     }, { fullSyncIntervalMs: 60_000, retryMs: 15_000 });
@@ -241,17 +276,80 @@ class Agent implements RunningAgent, AgentApi {
       warn: (message) => this.#logger.warn(message),
     });
     this.stopped = new Promise((resolve) => this.#resolveStopped = resolve);
-    const backend: ApiBackend = {
-      runtime,
-      server: this.#serverApi,
+    this.fetch = (request) =>
+      this.#app?.(request) ??
+        new Response("Cannot answer: the agent is starting", { status: 503 });
+  }
+
+  #startReconciler(server: RaftServer, gossip: LanPool): void {
+    const store = server.store;
+    this.#reconciler = new MemberReconciler(this.#runtime, {
+      members: () => gossip.members(),
+      catalog: {
+        serfHealth: (node) => {
+          if (store.node(node) === undefined) return undefined;
+          const checks = store.nodeChecks(node).value;
+          return { status: checks.find((check) => check.checkId === serfHealthCheckId)?.status };
+        },
+      },
+      isLeader: () => server.isLeader,
+      propose: (proposal) => server.propose(proposal),
+      warn: (message) => this.#logger.warn(message),
+      datacenter: this.datacenter,
+      selfName: this.nodeName,
+    });
+    this.#reconciler.start();
+  }
+
+  #requireSide(): CatalogSide {
+    const side = this.#side;
+    if (side === undefined) throw new Error("Cannot reach the catalog: the agent is starting");
+    return side;
+  }
+
+  /**
+   * Opens the catalog side: a server's Raft server (finding the other servers through the LAN
+   * pool started before), or a client's router to the servers; then builds the HTTP API on it.
+   */
+  async #openCatalogSide(): Promise<void> {
+    const gossip = this.#gossip;
+    const zone = { datacenter: this.datacenter, domain: this.config.domain };
+    if (!this.config.server) {
+      if (gossip === undefined) throw new Error("Cannot start a client without the LAN pool");
+      this.#side = clientSide(this.#runtime, { ...zone, members: () => gossip.members() });
+    } else {
+      const server = await openServer(this.#runtime, this.config, this.#logger, {
+        nodeId: this.#nodeId,
+        discovered: gossip === undefined
+          ? undefined
+          : () => consulServers(gossip.members(), this.datacenter).map((s) => s.rpcAddress),
+        extraRpc: (raft) => {
+          const dns = new DnsCatalog(raft.store, zone);
+          return {
+            ...clientRpcHandlers(raft, { fetch: () => this.#app, dns: () => dns }),
+            keyringLan: keyringLanHandler(() => this.#gossip, this.datacenter),
+          };
+        },
+      });
+      this.#side = serverSide(server, zone);
+      if (gossip !== undefined) this.#startReconciler(server, gossip);
+    }
+    const side = this.#side;
+    this.#app = createHttpApi({
+      runtime: this.#runtime,
+      server: side.api,
       agent: this,
+      watches: side.watches,
+      forward: side.forward,
+      forwardDatacenter: this.#datacenterForwarder === undefined
+        ? undefined
+        : (datacenter, request) => this.#datacenterForwarder!.forward(datacenter, request),
       blocking: defaultBlockingConfig(),
-      ui: config.ui,
+      ui: this.config.ui,
       kvValueBytesMax: 512 * 1024,
       txnOpsMax: 128,
       stopSignal: this.#stopController.signal,
-    };
-    this.fetch = createHttpApi(backend).fetch;
+    }).fetch;
   }
 
   get nodeName(): string {
@@ -274,7 +372,10 @@ class Agent implements RunningAgent, AgentApi {
   }
 
   async start(): Promise<void> {
-    await this.#reconcileSelf();
+    // Gossip first: a server learns the other servers from it, a client its servers.
+    await this.#startGossip();
+    await this.#openCatalogSide();
+    if (this.config.server) await this.#reconcileSelf();
     for (const definition of this.config.services) {
       await this.#registrations.registerService(definition, {
         replaceExistingChecks: false,
@@ -286,9 +387,10 @@ class Agent implements RunningAgent, AgentApi {
     }
     this.#local.startReaper(30_000);
     this.#antiEntropy.start();
-    await this.#antiEntropy.fullSync();
+    // A client serves at once, servers or not; it registers its node once one answers.
+    if (this.config.server) await this.#antiEntropy.fullSync();
+    else this.#registerClientNode(0);
     await this.#listen();
-    await this.#startGossip();
     this.#logger.info(
       `cairn agent running: node "${this.nodeName}", datacenter "${this.datacenter}", ` +
         `HTTP ${formatAddress(this.#http?.address)}, DNS ${formatAddress(this.#dns?.address)}`,
@@ -296,19 +398,8 @@ class Agent implements RunningAgent, AgentApi {
   }
 
   /** The leader's reconciliation of its own membership: the node with a passing serfHealth. */
-  async #reconcileSelf(): Promise<void> {
-    const serfHealth: CheckInput = {
-      checkId: "serfHealth",
-      name: "Serf Health Status",
-      status: "passing",
-      notes: "",
-      output: "Agent alive and reachable",
-      serviceId: "",
-      type: "",
-      intervalMs: 0,
-      timeoutMs: 0,
-      definition: {},
-    };
+  async #reconcileSelf(): Promise<ApplyResult> {
+    const serfHealth = serfHealthCheck("passing");
     // Servers appear in the catalog as the "consul" service, as Consul's leader registers them.
     const consulService = this.config.server
       ? {
@@ -331,15 +422,36 @@ class Agent implements RunningAgent, AgentApi {
       service: consulService,
       checks: [serfHealth],
     };
-    let result = await this.#server.propose(registration);
+    const api = this.#requireSide().api;
+    let result = await api.propose(registration);
+    if (!this.config.server) return result;
     // A server of a forming cluster may start before a leader is elected: retry for a while.
     for (let attempt = 0; !result.ok && !this.config.dev && attempt < 100; attempt++) {
       await new Promise<void>((resolve) => {
         this.#runtime.timers.after(200, resolve, { keepAlive: true });
       });
-      result = await this.#server.propose(registration);
+      result = await api.propose(registration);
     }
     if (!result.ok) throw new Error(`Cannot register node "${this.nodeName}": ${result.error}`);
+    return result;
+  }
+
+  /**
+   * A client registers its node (address and a passing serfHealth, as Consul's leader does for
+   * a member that joins) through a server, retrying every 2 s until one answers; then a full
+   * anti-entropy sync pushes its services and checks.
+   */
+  #registerClientNode(attempt: number): void {
+    if (this.#stopping !== undefined) return;
+    void this.#reconcileSelf().then((result) => {
+      if (result.ok) {
+        this.#logger.info(`Registered node "${this.nodeName}" through a server`);
+        return this.#antiEntropy.fullSync();
+      }
+      // Every 30th failure is logged: a client without servers keeps trying quietly.
+      if (attempt % 30 === 0) this.#logger.warn(`Cannot register the node yet: ${result.error}`);
+      this.#runtime.timers.after(2_000, () => this.#registerClientNode(attempt + 1));
+    }).catch((error: Error) => this.#logger.warn(`Cannot sync with the catalog: ${error.message}`));
   }
 
   async #listen(): Promise<void> {
@@ -352,11 +464,7 @@ class Agent implements RunningAgent, AgentApi {
         });
       }
       if (this.config.ports.dns >= 0) {
-        const lookup = new DnsCatalog(this.#server.store, {
-          datacenter: this.config.datacenter,
-          domain: this.config.domain,
-        });
-        this.#dns = await DnsServer.start(this.#runtime, lookup, {
+        this.#dns = await DnsServer.start(this.#runtime, this.#requireSide().dns, {
           host,
           port: this.config.ports.dns,
         });
@@ -377,11 +485,20 @@ class Agent implements RunningAgent, AgentApi {
 
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      // A leader that stops hands off first, so the others need not wait out an election
+      // timeout; it stays in the configuration (Consul's servers do not leave on terminate).
+      this.#reconciler?.stop();
+      await this.#side?.raft?.transferLeadership();
       this.#stopController.abort();
       await this.#stopGossip();
       this.#antiEntropy.stop();
       this.#local.stop();
-      await Promise.allSettled([this.#http?.close(), this.#dns?.close(), this.#server.stop()]);
+      await Promise.allSettled([
+        this.#http?.close(),
+        this.#dns?.close(),
+        this.#side?.raft?.stop(),
+        this.#side?.close(),
+      ]);
       this.#logger.info("cairn agent stopped");
       this.#resolveStopped();
     })();
@@ -389,8 +506,8 @@ class Agent implements RunningAgent, AgentApi {
   }
 
   // ---- Gossip (LAN pool) ----------------------------------------------------------------
-  // Kept apart from the server wiring: started after the listeners, stopped (with a bounded
-  // graceful leave) before them; members() reads it.
+  // Started first (servers find each other, and clients find servers, through it), stopped
+  // (with a bounded graceful leave) before the listeners; members() reads it.
 
   async #startGossip(): Promise<void> {
     const port = this.config.ports.serfLan;
@@ -413,6 +530,7 @@ class Agent implements RunningAgent, AgentApi {
           bootstrapExpect: this.config.bootstrapExpect,
           dev: this.config.dev,
           version: cairnVersion,
+          wanJoinPort: this.config.ports.serfWan > 0 ? this.config.ports.serfWan : undefined,
         }),
         encrypt: this.config.encrypt,
         retryJoin: this.config.retryJoin,
@@ -421,14 +539,60 @@ class Agent implements RunningAgent, AgentApi {
         userEvent: (event) => this.#ingestGossipEvent(event),
       });
       this.#startCoordinateSender(this.#gossip);
+      await this.#startWan(log);
     } catch (error) {
       await this.stop();
       throw error;
     }
   }
 
+  /** Servers (and -dev) also join the WAN pool, as Consul's; not when the LAN pool is off. */
+  async #startWan(log: Parameters<typeof LanPool.start>[1]["log"]): Promise<void> {
+    const port = this.config.ports.serfWan;
+    if (!this.config.server || port < 0) return;
+    this.#wan = await startWanPool(this.#runtime, {
+      nodeName: this.nodeName,
+      datacenter: this.datacenter,
+      bind: { host: this.config.bindAddr, port },
+      advertiseHost: this.#advertise,
+      tags: consulTags({
+        server: true,
+        datacenter: this.datacenter,
+        nodeId: this.#nodeId,
+        serverPort: this.config.ports.server,
+        bootstrapExpect: this.config.bootstrapExpect,
+        dev: this.config.dev,
+        version: cairnVersion,
+      }),
+      encrypt: this.config.encrypt,
+      retryJoin: this.config.retryJoinWan,
+      dataDir: this.config.dev ? undefined : this.config.dataDir,
+      log,
+    });
+    const wan = this.#wan;
+    this.#datacenterForwarder = new DatacenterForwarder(this.#runtime, () => wan.members());
+    this.#wanFlooder = new WanFlooder(this.#runtime, {
+      lanMembers: () => this.#gossip?.members() ?? [],
+      wan,
+      datacenter: this.datacenter,
+      log,
+    });
+    this.#wanFlooder.start();
+  }
+
   async #stopGossip(): Promise<void> {
     this.#coordinateSender?.stop();
+    this.#wanFlooder?.stop();
+    await this.#datacenterForwarder?.close();
+    // The WAN pool leaves alongside the LAN pool, so the two bounded leaves do not add up.
+    const wanStopped = this.#wan?.stop().catch((error: Error) => {
+      this.#logger.warn(`Cannot leave the WAN pool cleanly: ${error.message}`);
+    });
+    await this.#stopLan();
+    await wanStopped;
+  }
+
+  async #stopLan(): Promise<void> {
     const gossip = this.#gossip;
     if (gossip === undefined) return;
     try {
@@ -439,8 +603,13 @@ class Agent implements RunningAgent, AgentApi {
   }
 
   async join(address: string, wan: boolean): Promise<void> {
-    if (wan) throw new Error("Cannot join the WAN pool: WAN gossip is not built yet");
-    const gossip = this.#gossip;
+    if (wan && this.#wan === undefined) {
+      throw new Error(
+        "Cannot join the WAN pool: this agent runs none (only servers do; -serf-wan-port=-1 " +
+          "turns it off)",
+      );
+    }
+    const gossip = wan ? this.#wan : this.#gossip;
     if (gossip === undefined) {
       throw new Error("Cannot join: the LAN gossip pool is off (-serf-lan-port=-1)");
     }
@@ -450,26 +619,52 @@ class Agent implements RunningAgent, AgentApi {
 
   // deno-lint-ignore require-await
   async forceLeave(node: string, prune: boolean, wan: boolean): Promise<void> {
-    if (wan) throw new Error("Cannot force-leave on the WAN pool: WAN gossip is not built yet");
-    const gossip = this.#gossip;
+    if (wan && this.#wan === undefined) {
+      throw new Error("Cannot force-leave on the WAN pool: this agent runs none");
+    }
+    const gossip = wan ? this.#wan : this.#gossip;
     if (gossip === undefined) {
       throw new Error("Cannot force-leave: the LAN gossip pool is off (-serf-lan-port=-1)");
     }
     gossip.forceLeave(node, prune);
   }
 
-  keyring(): KeyringView {
+  async keyring(
+    action: KeyringAction,
+    key: string,
+    options: KeyringOptions = {},
+  ): Promise<KeyringPoolResponse[]> {
     const gossip = this.#gossip;
     if (gossip === undefined) {
-      throw new Error("Cannot list the keyring: the LAN gossip pool is off (-serf-lan-port=-1)");
+      throw new Error("Cannot use the keyring: the LAN gossip pool is off (-serf-lan-port=-1)");
     }
-    const keys = [...gossip.keys()];
-    if (keys.length === 0) {
-      throw new Error("Cannot list the keyring: gossip encryption is off (no -encrypt)");
+    // Consul's order: the WAN pool (servers) first, then the LAN pool; a server also runs it on
+    // the LAN pool of every other datacenter the WAN pool knows, through one of its servers.
+    const pools = this.#wan === undefined ? [gossip] : [this.#wan, gossip];
+    const responses: KeyringPoolResponse[] = [];
+    for (const pool of pools) {
+      const tally = options.localOnly === true
+        ? pool.localKeyring()
+        : await pool.keyringOperation(action, key, { relayFactor: options.relayFactor });
+      responses.push({ wan: pool.kind === "wan", datacenter: this.datacenter, ...tally });
     }
-    // Members that gossip with us alive decrypt what we send, so they hold our primary key.
-    const numNodes = gossip.members().filter((member) => member.status === 1).length;
-    return { keys, primary: keys[0], numNodes };
+    if (options.localOnly === true) return responses;
+    const forwarder = this.#datacenterForwarder;
+    const others = forwarder?.otherDatacenters(this.datacenter) ?? [];
+    const remote = await Promise.all(
+      others.map((datacenter) =>
+        forwarder!.keyringLan(datacenter, action, key, options.relayFactor)
+      ),
+    );
+    return [...responses, ...remote];
+  }
+
+  datacenters(): string[] | undefined {
+    return this.#wan === undefined ? undefined : wanDatacenters(this.#wan, this.datacenter);
+  }
+
+  wanCoordinates() {
+    return this.#wan === undefined ? undefined : wanCoordinates(this.#wan);
   }
 
   #startCoordinateSender(gossip: LanPool): void {
@@ -478,7 +673,9 @@ class Agent implements RunningAgent, AgentApi {
       coordinate: () => gossip.coordinate(),
       send: async (coord) => {
         const update = { node, segment: "", coord };
-        const result = await this.#serverApi.propose({
+        const side = this.#side;
+        if (side === undefined) return false;
+        const result = await side.api.propose({
           type: "coordinateBatchUpdate",
           updates: [update],
         });
@@ -526,16 +723,17 @@ class Agent implements RunningAgent, AgentApi {
     stored.lTime = event.lamportTime;
     if (!userEventMatches(stored, this.nodeName, this.#local.serviceRecords())) return;
     this.#events.ingest(stored);
-    this.#server.store.watches.fire([this.eventTopic], []);
+    this.#side?.watches.fire([this.eventTopic], []);
   }
 
   #gossipMembers(gossip: LanPool): MemberView[] {
-    return gossip.members().map(({ name, addr, port, tags, status }) => ({
+    return gossip.members().map(({ name, addr, port, tags, status, versions }) => ({
       name,
       addr,
       port,
       tags,
       status,
+      versions,
     }));
   }
 
@@ -586,6 +784,9 @@ class Agent implements RunningAgent, AgentApi {
 
   members(wan: boolean): MemberView[] {
     if (!wan && this.#gossip !== undefined) return this.#gossipMembers(this.#gossip);
+    if (wan && this.#wan !== undefined) return this.#gossipMembers(this.#wan);
+    // No WAN pool (clients, -serf-wan-port=-1, no gossip): Consul lists no WAN members.
+    if (wan) return [];
     const tags: Record<string, string> = {
       role: "consul",
       dc: this.datacenter,
@@ -599,7 +800,6 @@ class Agent implements RunningAgent, AgentApi {
     };
     const name = wan ? `${this.nodeName}.${this.datacenter}` : this.nodeName;
     const port = wan ? this.config.ports.serfWan : this.config.ports.serfLan;
-    if (wan && !this.config.server) return [];
     return [{ name, addr: this.#advertise, port, tags, status: 1 }];
   }
 
@@ -637,26 +837,39 @@ class Agent implements RunningAgent, AgentApi {
           check_monitors: String(this.#local.checks.size),
           services: String(this.#local.services.size),
         },
-        consul: {
-          server: String(this.config.server),
-          leader: String(this.#server.isLeader),
-          known_datacenters: "1",
-        },
-        raft: {
-          applied_index: String(this.#server.appliedIndex),
-          term: String(this.#server.term),
-          state: raftStateName(this.#server.role),
-        },
+        ...this.#serverStats(),
         runtime: { name: this.#runtime.name },
       },
       Meta: this.config.nodeMeta,
     };
   }
 
+  /** `/v1/agent/self` Stats: a server's Raft state, or a client's known servers (Consul's). */
+  #serverStats(): Record<string, Record<string, string>> {
+    const raft = this.#side?.raft;
+    if (raft === undefined) {
+      const known = this.#side?.router?.knownServers ?? 0;
+      return { consul: { server: "false", known_servers: String(known), known_datacenters: "1" } };
+    }
+    return {
+      consul: {
+        server: "true",
+        leader: String(raft.isLeader),
+        known_datacenters: String(this.datacenters()?.length ?? 1),
+      },
+      raft: {
+        applied_index: String(raft.appliedIndex),
+        term: String(raft.term),
+        state: raftStateName(raft.role),
+      },
+    };
+  }
+
   async leave(): Promise<void> {
-    // Without gossip there is no pool to leave: deregister nothing, shut down after answering.
+    // A server leaves the Raft configuration first (handing off leadership if it leads), as
+    // Consul's Server.Leave(); the gossip pool is left in stop(), which follows the answer.
+    await this.#side?.raft?.leave();
     this.#runtime.timers.after(10, () => void this.stop(), { keepAlive: true });
-    await Promise.resolve();
   }
 
   fireEvent(event: Omit<UserEvent, "id" | "lTime" | "version">): Promise<UserEvent> {
@@ -678,7 +891,7 @@ class Agent implements RunningAgent, AgentApi {
       return Promise.resolve(fired);
     }
     const stored = this.#events.add({ ...event, id });
-    this.#server.store.watches.fire([this.eventTopic], []);
+    this.#side?.watches.fire([this.eventTopic], []);
     return Promise.resolve(stored);
   }
 

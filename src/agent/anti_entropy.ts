@@ -8,10 +8,38 @@
  */
 
 import type { ApplyResult, NodeInput } from "../core/state/commands.ts";
-import type { CheckRecord, ServiceRecord } from "../core/state/types.ts";
+import type { CheckRecord, NodeRecord, ServiceRecord } from "../core/state/types.ts";
 import type { ServerApi } from "../http/api_backend.ts";
 import type { Runtime, TimerHandle } from "../runtime.ts";
+import type { Proposal } from "../server/proposal.ts";
 import type { LocalState } from "./local_state.ts";
+
+/**
+ * The catalog as anti-entropy reaches it: on a server its own store and log, on a client a
+ * server over the RPC (`ForwardingServerApi`).
+ */
+export interface NodeCatalog {
+  /** Writes a register or deregister; failures are results. */
+  propose(proposal: Proposal): Promise<ApplyResult>;
+  /** The catalog's entry for `node`: its record, services and checks. */
+  readNode(node: string): Promise<{
+    node: NodeRecord | undefined;
+    services: ServiceRecord[];
+    checks: CheckRecord[];
+  }>;
+}
+
+/** A {@link NodeCatalog} over a server's own state store. */
+export function storeNodeCatalog(server: ServerApi): NodeCatalog {
+  return {
+    propose: (proposal) => server.propose(proposal),
+    readNode: (node) => {
+      const { node: record, services } = server.store.nodeServices(node).value;
+      const checks = server.store.nodeChecks(node).value;
+      return Promise.resolve({ node: record, services, checks });
+    },
+  };
+}
 
 /** Checks on the node that the servers own, never removed by the agent. */
 const serverOwnedChecks = new Set(["serfHealth"]);
@@ -30,7 +58,7 @@ export interface AntiEntropyConfig {
 /** Pushes local state into the catalog. */
 export class AntiEntropy {
   readonly #runtime: Runtime;
-  readonly #server: ServerApi;
+  readonly #catalog: NodeCatalog;
   readonly #local: LocalState;
   readonly #node: () => NodeInput;
   readonly #config: AntiEntropyConfig;
@@ -43,11 +71,11 @@ export class AntiEntropy {
 
   constructor(
     runtime: Runtime,
-    parts: { server: ServerApi; local: LocalState; node: () => NodeInput },
+    parts: { catalog: NodeCatalog; local: LocalState; node: () => NodeInput },
     config: AntiEntropyConfig,
   ) {
     this.#runtime = runtime;
-    this.#server = parts.server;
+    this.#catalog = parts.catalog;
     this.#local = parts.local;
     this.#node = parts.node;
     this.#config = config;
@@ -55,9 +83,10 @@ export class AntiEntropy {
 
   /** Starts periodic full syncs. */
   start(): void {
+    // A failed full sync (no server reachable) is counted and tried again at the next period.
     this.#timer = this.#runtime.timers.every(
       this.#config.fullSyncIntervalMs,
-      () => void this.fullSync(),
+      () => void this.fullSync().catch(() => this.failures += 1),
     );
   }
 
@@ -97,8 +126,7 @@ export class AntiEntropy {
   async fullSync(): Promise<void> {
     if (this.#stopped) return;
     const node = this.#node();
-    const store = this.#server.store;
-    const catalog = store.nodeServices(node.node).value;
+    const catalog = await this.#catalog.readNode(node.node);
     const stored = catalog.node;
     if (stored === undefined || stored.address !== node.address) {
       await this.#propose({
@@ -110,7 +138,7 @@ export class AntiEntropy {
       });
     }
     this.#diffServices(catalog.services);
-    this.#diffChecks(store.nodeChecks(node.node).value);
+    this.#diffChecks(catalog.checks);
     await this.syncChanges();
   }
 
@@ -194,8 +222,8 @@ export class AntiEntropy {
     }
   }
 
-  async #propose(proposal: Parameters<ServerApi["propose"]>[0]): Promise<ApplyResult> {
-    const result = await this.#server.propose(proposal);
+  async #propose(proposal: Proposal): Promise<ApplyResult> {
+    const result = await this.#catalog.propose(proposal);
     if (!result.ok) throw new Error(`Cannot sync with the catalog: ${result.error}`);
     return result;
   }

@@ -15,7 +15,10 @@ export interface AgentPorts {
   server: number;
   /** LAN gossip. @default {8301} */
   serfLan: number;
-  /** WAN gossip (servers). @default {8302} */
+  /**
+   * WAN gossip, servers only (`-dev` too, as Consul's dev agent); the WAN pool also stays off
+   * when the LAN pool is (`serfLan` -1: an agent without gossip). @default {8302}
+   */
   serfWan: number;
 }
 
@@ -46,6 +49,11 @@ export interface AgentConfig {
   ports: AgentPorts;
   /** Addresses to join, retried until one answers. @default {[]} */
   retryJoin: string[];
+  /**
+   * Servers: WAN pool addresses (other datacenters' servers) to join, retried until one
+   * answers (`-retry-join-wan`, `-join-wan`). @default {[]}
+   */
+  retryJoinWan?: string[];
   /** Gossip encryption key, base64 of 16, 24 or 32 bytes. */
   encrypt: string | undefined;
   /** Serve the web UI at /ui. @default {false}, `-dev`: true */
@@ -64,6 +72,17 @@ export interface AgentConfig {
   services: unknown[];
   /** Check definitions from config files, validated when the agent starts. @default {[]} */
   checks: unknown[];
+  /**
+   * Servers: applied Raft entries between two snapshots (Consul's `raft_snapshot_threshold`).
+   * @default {16_384} (the Raft core's `snapshotThresholdEntries`)
+   */
+  raftSnapshotThreshold?: number;
+  /**
+   * Servers: entries kept in the log behind a snapshot, so a follower that is only slightly
+   * behind gets entries rather than a whole snapshot (Consul's `raft_trailing_logs`).
+   * @default {10_240} (the Raft core's `trailingEntries`)
+   */
+  raftTrailingLogs?: number;
 }
 
 /** Log levels, most verbose first. */
@@ -85,6 +104,7 @@ export function defaultAgentConfig(nodeName: string): AgentConfig {
     clientAddr: "127.0.0.1",
     ports: { http: 8500, dns: 8600, server: 8300, serfLan: 8301, serfWan: 8302 },
     retryJoin: [],
+    retryJoinWan: [],
     encrypt: undefined,
     ui: false,
     logLevel: "info",

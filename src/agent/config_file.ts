@@ -53,6 +53,9 @@ const configFileSchema = z.strictObject({
   retry_join: z.array(z.string()),
   // Consul's older `start_join` (the `-join` flag); cairn treats it as `retry_join`.
   start_join: z.array(z.string()),
+  // Servers' WAN joins (`-retry-join-wan`); `start_join_wan` is the older spelling.
+  retry_join_wan: z.array(z.string()),
+  start_join_wan: z.array(z.string()),
   encrypt: z.string(),
   ui: z.boolean(),
   ui_config: z.strictObject({ enabled: z.boolean() }).partial(),
@@ -66,6 +69,8 @@ const configFileSchema = z.strictObject({
   services: z.array(definitionSchema),
   check: definitionSchema,
   checks: z.array(definitionSchema),
+  raft_snapshot_threshold: z.number().int().min(1).max(1_048_576),
+  raft_trailing_logs: z.number().int().min(0).max(1_048_576),
 }).partial();
 
 /**
@@ -127,8 +132,6 @@ const unsupportedKeys: Record<string, readonly string[]> = {
     "primary_gateways",
     "raft_protocol",
     "raft_snapshot_interval",
-    "raft_snapshot_threshold",
-    "raft_trailing_logs",
     "read_replica",
     "reconnect_timeout",
     "reconnect_timeout_wan",
@@ -137,14 +140,12 @@ const unsupportedKeys: Record<string, readonly string[]> = {
     "rejoin_after_leave",
     "retry_interval",
     "retry_interval_wan",
-    "retry_join_wan",
     "retry_max",
     "retry_max_wan",
     "serf_lan",
     "serf_wan",
     "session_ttl_min",
     "skip_leave_on_interrupt",
-    "start_join_wan",
     "syslog_facility",
     "telemetry",
     "tls",
@@ -219,6 +220,7 @@ export function parseConfigFile(path: string, text: string): LoadedConfigFile {
     }
   }
   const joins = [...(file.retry_join ?? []), ...(file.start_join ?? [])];
+  const wanJoins = [...(file.retry_join_wan ?? []), ...(file.start_join_wan ?? [])];
   const services = [
     ...(file.service === undefined ? [] : [file.service]),
     ...(file.services ?? []),
@@ -242,6 +244,7 @@ export function parseConfigFile(path: string, text: string): LoadedConfigFile {
       serfWan: file.ports.serf_wan,
     }),
     retryJoin: joins.length === 0 ? undefined : joins,
+    retryJoinWan: wanJoins.length === 0 ? undefined : wanJoins,
     encrypt: file.encrypt,
     // `ui_config.enabled` replaced `ui` in Consul 1.9; when a file has both, the newer one wins.
     ui: file.ui_config?.enabled ?? file.ui,
@@ -253,6 +256,8 @@ export function parseConfigFile(path: string, text: string): LoadedConfigFile {
     domain: file.domain,
     services: services.length === 0 ? undefined : services,
     checks: checks.length === 0 ? undefined : checks,
+    raftSnapshotThreshold: file.raft_snapshot_threshold,
+    raftTrailingLogs: file.raft_trailing_logs,
   });
   return { path, fragment, warnings };
 }
@@ -334,6 +339,7 @@ export function mergeAgentConfig(base: AgentConfig, fragment: AgentConfigFragmen
     ...scalars,
     ports: { ...base.ports, ...withoutUndefined({ ...fragment.ports }) },
     retryJoin: [...base.retryJoin, ...(fragment.retryJoin ?? [])],
+    retryJoinWan: [...(base.retryJoinWan ?? []), ...(fragment.retryJoinWan ?? [])],
     nodeMeta: { ...base.nodeMeta, ...fragment.nodeMeta },
     services: [...base.services, ...(fragment.services ?? [])],
     checks: [...base.checks, ...(fragment.checks ?? [])],

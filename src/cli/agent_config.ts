@@ -104,7 +104,8 @@ export const AGENT_FLAGS: FlagSpecs = {
     type: "integer",
     placeholder: "<port>",
     ...portRange,
-    description: "WAN gossip port (servers). The default is 8302.",
+    description: "WAN gossip port (servers and -dev); -1 disables the WAN pool. The default " +
+      "is 8302.",
   },
   "config-file": {
     type: "string",
@@ -131,6 +132,20 @@ export const AGENT_FLAGS: FlagSpecs = {
     placeholder: "<address>",
     aliasOf: "retry-join",
     description: "Consul's older spelling.",
+  },
+  "retry-join-wan": {
+    type: "string",
+    multiple: true,
+    placeholder: "<address>",
+    description: "Servers: a server of another datacenter to join in the WAN pool at start, " +
+      "retried until it answers (host uses the WAN port, 8302). Repeatable.",
+  },
+  "join-wan": {
+    type: "string",
+    multiple: true,
+    placeholder: "<address>",
+    aliasOf: "retry-join-wan",
+    description: "Consul's older spelling of -retry-join-wan.",
   },
   encrypt: {
     type: "string",
@@ -268,6 +283,8 @@ function fragmentFromFlags(flags: Flags): AgentConfigFragment {
     serfWan: integer("serf-wan-port"),
   };
   fragment.retryJoin = flags.strings("retry-join");
+  const retryJoinWan = flags.strings("retry-join-wan");
+  if (retryJoinWan.length > 0) fragment.retryJoinWan = retryJoinWan;
   fragment.encrypt = text("encrypt");
   if (flags.has("ui")) fragment.ui = flags.boolean("ui");
   const logLevel = text("log-level");
@@ -359,6 +376,7 @@ function normaliseAgentConfig(input: AgentConfig): AgentConfig {
     }
   }
   if (config.encrypt !== undefined) checkEncryptKey(config.encrypt);
+  checkWanJoin(config);
   checkNodeMeta(config.nodeMeta);
   return config;
 }
@@ -396,6 +414,22 @@ function checkEncryptKey(key: string): void {
   if (![16, 24, 32].includes(length)) {
     throw new RangeError(
       `Cannot use -encrypt: the key must be base64 of 16, 24 or 32 bytes, not ${length}`,
+    );
+  }
+}
+
+function checkWanJoin(config: AgentConfig): void {
+  if ((config.retryJoinWan ?? []).length === 0) return;
+  if (!config.server) {
+    throw new RangeError(
+      "Cannot use -retry-join-wan on a client: only servers join the WAN pool; give -server " +
+        "or drop -retry-join-wan",
+    );
+  }
+  if (config.ports.serfWan < 0 || config.ports.serfLan < 0) {
+    throw new RangeError(
+      "Cannot use -retry-join-wan with the WAN pool off (-serf-wan-port=-1 or " +
+        "-serf-lan-port=-1): drop one or the other",
     );
   }
 }

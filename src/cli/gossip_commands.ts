@@ -189,14 +189,26 @@ export const keyringCommand: Command = {
   synopsis: "Manages gossip layer encryption keys",
   arguments: "[options]",
   description: "Lists the gossip encryption keys installed in the cluster (-list), or installs " +
-    "(-install), makes primary (-use) or removes (-remove) one. Exactly one action is given. " +
-    "cairn's agents keep the keyring fixed at start, so the changes answer an error.",
+    "(-install), makes primary (-use) or removes (-remove) one on every member of the " +
+    "cluster. Exactly one action is given. Rotate a key with -install, then -use, then -remove " +
+    "of the old one; the primary key cannot be removed.",
   http: true,
   flags: {
     list: { type: "boolean", description: "List the installed keys." },
     install: { type: "string", placeholder: "<key>", description: "Install a new key." },
     use: { type: "string", placeholder: "<key>", description: "Make an installed key primary." },
     remove: { type: "string", placeholder: "<key>", description: "Remove an installed key." },
+    "relay-factor": {
+      type: "integer",
+      placeholder: "<count>",
+      min: 0,
+      max: 5,
+      description: "Members each answer is also relayed through, for lossy networks (0-5).",
+    },
+    "local-only": {
+      type: "boolean",
+      description: "With -list: this agent's own keys, without asking the cluster.",
+    },
   },
   run: runKeyring,
 };
@@ -217,12 +229,20 @@ async function runKeyring(context: CommandContext, flags: Flags): Promise<number
     context.err("At least one action must be specified (-list, -install, -use or -remove)");
     return 1;
   }
+  if (flags.boolean("local-only") && !list) {
+    context.err("-local-only can only be used with -list");
+    return 1;
+  }
+  const query: Array<[string, string]> = [];
+  const relayFactor = flags.integer("relay-factor");
+  if (relayFactor !== undefined && relayFactor > 0) query.push(["relay-factor", `${relayFactor}`]);
+  if (flags.boolean("local-only")) query.push(["local-only", "1"]);
   const client = await createHttpClient(context.runtime, flags);
   if (list) {
     context.out("==> Gathering installed encryption keys...");
     let pools: z.infer<typeof keyringSchema>;
     try {
-      pools = keyringSchema.parse(await client.json("GET", "/v1/operator/keyring"));
+      pools = keyringSchema.parse(await client.json("GET", "/v1/operator/keyring", { query }));
     } catch (error) {
       context.err(`error: ${errorMessage(error)}`);
       return 1;
@@ -246,7 +266,10 @@ async function runKeyring(context: CommandContext, flags: Flags): Promise<number
     : ["DELETE", "Removing gossip encryption key..."];
   context.out(`==> ${words}`);
   try {
-    await client.send(method, "/v1/operator/keyring", { body: JSON.stringify({ Key: key }) });
+    await client.send(method, "/v1/operator/keyring", {
+      body: JSON.stringify({ Key: key }),
+      query,
+    });
   } catch (error) {
     context.err(`error: ${errorMessage(error)}`);
     return 1;

@@ -53,4 +53,11 @@ export interface DnsLookup {
   serviceInstances(service: string, tag: string | undefined): readonly DnsServiceInstance[];
   /** The node called `name` (case-insensitive, passed lower-cased), whatever its health. */
   node(name: string): DnsNode | undefined;
+  /**
+   * For a lookup that fetches its data from elsewhere (a client agent's, from a server): after an
+   * answer, a promise that settles once what that answer found missing or stale is fetched, or
+   * `undefined` when nothing was. The DNS server then answers the query once more, or SERVFAIL
+   * when the promise rejects. Lookups over a local store leave it out.
+   */
+  refill?(): Promise<void> | undefined;
 }

@@ -8,7 +8,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { decode } from "dns-packet";
+import { decode, type Packet } from "dns-packet";
 import type {
   Address,
   PacketSocket,
@@ -76,6 +76,8 @@ export const tcpConnectionsMaxDefault = 256;
 export const tcpIdleTimeoutMsDefault = 8_000;
 /** The largest framed TCP message: a 2-byte length and up to 65,535 bytes (RFC 1035 §4.2.2). */
 const tcpFrameBytesMax = 2 + 65_535;
+/** Queries waiting at once for a fetching lookup; past it they are answered from what is held. */
+export const dnsRefillsMax = 1_024;
 /** The default of {@link DnsServerOptions.tcpBufferedBytesMax}: two whole messages. */
 export const tcpBufferedBytesMaxDefault = 2 * tcpFrameBytesMax;
 /** Attempts to find a port free for both UDP and TCP when asked for port 0. */
@@ -115,6 +117,8 @@ export class DnsServer {
     tcpOverflowClosed: 0,
   };
   #closed: Promise<void> | undefined;
+  /** Queries waiting for their lookup to fetch (at most {@link dnsRefillsMax}). */
+  #refills = 0;
 
   private constructor(
     runtime: DnsRuntime,
@@ -190,7 +194,13 @@ export class DnsServer {
     if (this.#closed !== undefined) return;
     this.#counters.udpQueries++;
     const reply = this.#respond(bytes, "udp");
-    if (reply !== undefined) this.#socket.send(reply, from);
+    if (reply instanceof Promise) {
+      void reply.then((later) => {
+        if (later !== undefined && this.#closed === undefined) this.#socket.send(later, from);
+      });
+    } else if (reply !== undefined) {
+      this.#socket.send(reply, from);
+    }
   }
 
   #accept(stream: Stream): void {
@@ -219,17 +229,51 @@ export class DnsServer {
 
   /**
    * Decodes, answers and encodes one query; for TCP the reply carries its 2-byte length.
-   * Returns `undefined` when nothing is to be sent.
+   * Returns `undefined` when nothing is to be sent. When the lookup fetches its data (a client
+   * agent's, see {@link DnsLookup.refill}) and the answer found some missing or stale, the reply
+   * comes later: once the data is fetched the query is answered again, or SERVFAIL when the
+   * fetch failed (as Consul answers when its RPC to a server fails).
    */
-  #respond(bytes: Uint8Array, transport: "udp" | "tcp"): Uint8Array | undefined {
-    const counters = this.#counters;
-    let query;
+  #respond(
+    bytes: Uint8Array,
+    transport: "udp" | "tcp",
+  ): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+    let query: Packet;
     try {
       query = decode(asBuffer(bytes));
     } catch {
-      counters.malformed++;
+      this.#counters.malformed++;
       return undefined;
     }
+    const reply = this.#reply(bytes, query, transport);
+    // At the bound, what the lookup wants stays queued there for the next query's refill.
+    const refill = this.#refills >= dnsRefillsMax ? undefined : this.#lookup.refill?.();
+    if (refill === undefined) {
+      if (reply !== undefined) this.#counters.responses++;
+      return reply;
+    }
+    this.#refills++;
+    return refill.then(
+      () => {
+        const again = this.#reply(bytes, query, transport);
+        // What this second answer found missing is fetched for the queries to come.
+        void this.#lookup.refill?.()?.catch(() => {});
+        return again;
+      },
+      () => {
+        this.#counters.answerErrors++;
+        return serverFailure(bytes, transport === "tcp" ? 2 : 0);
+      },
+    ).then((later) => {
+      this.#refills--;
+      if (later !== undefined) this.#counters.responses++;
+      return later;
+    });
+  }
+
+  /** Answers and encodes a decoded query from the lookup as it is now. */
+  #reply(bytes: Uint8Array, query: Packet, transport: "udp" | "tcp"): Uint8Array | undefined {
+    const counters = this.#counters;
     let reply: Uint8Array | undefined;
     try {
       const packet = answerDnsQuery(query, this.#lookup, {
@@ -248,7 +292,6 @@ export class DnsServer {
       counters.answerErrors++;
       reply = serverFailure(bytes, transport === "tcp" ? 2 : 0);
     }
-    counters.responses++;
     return reply;
   }
 }
@@ -329,8 +372,12 @@ interface TcpSessionHooks {
   runtime: DnsRuntime;
   idleTimeoutMs: number;
   bufferedBytesMax: number;
-  /** Answers one message (without its length prefix); returns the framed reply or nothing. */
-  respond(message: Uint8Array): Uint8Array | undefined;
+  /**
+   * Answers one message (without its length prefix); returns the framed reply or nothing, or a
+   * promise of them when the lookup fetches first (such replies may leave out of order, which
+   * RFC 7766 §6.2.1.1 allows).
+   */
+  respond(message: Uint8Array): Uint8Array | undefined | Promise<Uint8Array | undefined>;
   /** Called once when the session has ended. */
   closed(reason: TcpCloseReason): void;
 }
@@ -411,7 +458,15 @@ class TcpSession {
       const message = this.#buffer.subarray(this.#start + 2, messageEnd);
       this.#start = messageEnd;
       const reply = this.#hooks.respond(message);
-      if (reply !== undefined && !this.#stream.write(reply)) this.#paused = true;
+      if (reply instanceof Promise) {
+        void reply.then((later) => {
+          if (later !== undefined && !this.#ended && !this.#stream.write(later)) {
+            this.#paused = true;
+          }
+        });
+      } else if (reply !== undefined && !this.#stream.write(reply)) {
+        this.#paused = true;
+      }
     }
     if (this.#start === this.#end) this.#start = this.#end = 0;
   }

@@ -55,18 +55,20 @@ function version(request: RequestContext): Response {
 
 /** A member as `/v1/agent/members` renders it. */
 export function renderMember(member: MemberView): Record<string, unknown> {
+  const versions = member.versions?.length === 6 ? member.versions : [1, 5, 2, 2, 5, 4];
   return {
     Name: member.name,
     Addr: member.addr,
     Port: member.port,
     Tags: member.tags,
     Status: member.status,
-    ProtocolMin: 1,
-    ProtocolMax: 5,
-    ProtocolCur: 2,
-    DelegateMin: 2,
-    DelegateMax: 5,
-    DelegateCur: 4,
+    // memberlist's Vsn bytes when the pool knows them; a gossip-less agent shows serf 0.9.4's.
+    ProtocolMin: versions[0],
+    ProtocolMax: versions[1],
+    ProtocolCur: versions[2],
+    DelegateMin: versions[3],
+    DelegateMax: versions[4],
+    DelegateCur: versions[5],
   };
 }
 

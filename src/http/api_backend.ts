@@ -7,6 +7,7 @@
 
 import type { ApplyResult } from "../core/state/commands.ts";
 import type { StateStore } from "../core/state/state_store.ts";
+import type { WatchHub } from "../core/state/watches.ts";
 import type { CheckRecord, HealthStatus, ServiceRecord } from "../core/state/types.ts";
 import type { Runtime } from "../runtime.ts";
 import type { Proposal } from "../server/proposal.ts";
@@ -20,6 +21,8 @@ export interface MemberView {
   tags: Record<string, string>;
   /** 1 alive, 2 leaving, 3 left, 4 failed */
   status: number;
+  /** memberlist `Vsn`: protocol min, max, current, delegate min, max, current; when known. */
+  versions?: number[];
 }
 
 /** A user event as `/v1/event` shows it. */
@@ -65,14 +68,49 @@ export interface ServerApi {
   removeRaftPeer?(selector: { id?: string; address?: string }): Promise<ApplyResult>;
 }
 
-/** The keyring of one gossip pool, as `/v1/operator/keyring` lists it. */
-export interface KeyringView {
-  /** Installed keys (base64), primary first. */
-  keys: string[];
-  /** The primary key (base64), used to send. */
-  primary: string;
-  /** Members counted: the alive members of the pool, ourselves included. */
+/**
+ * One gossip pool's answer to a keyring operation (Consul's `structs.KeyringResponse`): the
+ * members' answers to Serf's keyring query, added up.
+ */
+export interface KeyringPoolResponse {
+  /** Whether this is the WAN pool. */
+  wan: boolean;
+  /** The datacenter of the LAN pool (ours for the WAN pool). */
+  datacenter: string;
+  /** Members asked (alive when the query left). */
   numNodes: number;
+  /** Members that answered. */
+  numResp: number;
+  /** Members that answered with a failure. */
+  numErr: number;
+  /** Per member: its error or warning. */
+  messages: Record<string, string>;
+  /** Per installed key (base64): members holding it (list only). */
+  keys: Record<string, number>;
+  /** Per primary key (base64): members using it (list only). */
+  primaryKeys: Record<string, number>;
+  /** Serf's verdict: "" when every member succeeded, else e.g. "1/3 nodes reported failure". */
+  error: string;
+}
+
+/** A keyring operation: `GET` lists, `POST` installs, `PUT` uses, `DELETE` removes. */
+export type KeyringAction = "list" | "install" | "use" | "remove";
+
+/** Consul's keyring query parameters. */
+export interface KeyringOptions {
+  /** `?relay-factor`: members each answer is also relayed through (0..5). */
+  relayFactor?: number;
+  /** `?local-only` (list only): this agent's own keys, without asking the cluster. */
+  localOnly?: boolean;
+}
+
+/** One datacenter's server coordinates in the WAN pool (`/v1/coordinate/datacenters`). */
+export interface WanDatacenterView {
+  datacenter: string;
+  coordinates: {
+    node: string;
+    coord: { vec: number[]; error: number; adjustment: number; height: number };
+  }[];
 }
 
 /** The agent side: local services and checks, members, events. */
@@ -110,11 +148,26 @@ export interface AgentApi {
    */
   forceLeave?(node: string, prune: boolean, wan: boolean): Promise<void>;
   /**
-   * The LAN pool's keyring (`GET /v1/operator/keyring`): installed keys, primary first, and how
-   * many members hold each as this agent can tell; throws naming the cause (no gossip, no
-   * `-encrypt`). Absent on agents without gossip.
+   * Runs a keyring operation (`/v1/operator/keyring`) on every member of the WAN pool (servers)
+   * and of the LAN pool, through Serf's keyring queries; one answer per pool, WAN first. Throws
+   * RangeError for a bad key, Error naming the cause otherwise (no gossip, no encryption).
+   * Absent on agents without gossip.
    */
-  keyring?(): KeyringView;
+  keyring?(
+    action: KeyringAction,
+    key: string,
+    options?: KeyringOptions,
+  ): Promise<KeyringPoolResponse[]>;
+  /**
+   * The datacenters known from the WAN pool, nearest first (`/v1/catalog/datacenters`); absent
+   * (or `undefined`) when this agent runs no WAN pool.
+   */
+  datacenters?(): string[] | undefined;
+  /**
+   * The WAN coordinates of every datacenter's servers (`/v1/coordinate/datacenters`); absent
+   * (or `undefined`) when this agent runs no WAN pool.
+   */
+  wanCoordinates?(): WanDatacenterView[] | undefined;
   /** The `/v1/agent/self` document. */
   self(): Record<string, unknown>;
   /** Leaves the cluster gracefully and shuts the agent down. */
@@ -132,6 +185,19 @@ export interface ApiBackend {
   readonly runtime: Runtime;
   readonly server: ServerApi;
   readonly agent: AgentApi;
+  /** Where blocking queries wait: the server's state store's hub, or a client's own. */
+  readonly watches: WatchHub;
+  /**
+   * On a client agent: answers data requests (`src/http/forwarding.ts`) through a server. When
+   * set, those paths never reach the local routes. Absent on servers.
+   */
+  readonly forward?: (request: Request) => Promise<Response>;
+  /**
+   * On a server with a WAN pool: answers a data request whose `?dc=` names another datacenter
+   * through one of that datacenter's servers (`src/agent/datacenter_forwarder.ts`). Absent
+   * elsewhere (`?dc=other` then answers 500 "No path to datacenter").
+   */
+  readonly forwardDatacenter?: (datacenter: string, request: Request) => Promise<Response>;
   readonly blocking: BlockingConfig;
   /** Serve the web UI under /ui. */
   readonly ui: boolean;

@@ -129,8 +129,13 @@ async function deregisterEntity(request: RequestContext): Promise<Response> {
   return request.json(true);
 }
 
+/**
+ * The datacenters the WAN pool knows, nearest first by median RTT (Consul's
+ * `Router.GetDatacentersByDistance`); an agent without a WAN pool knows only its own.
+ */
 function datacenters(request: RequestContext): Response {
-  return request.json([request.backend.agent.datacenter]);
+  const agent = request.backend.agent;
+  return request.json(agent.datacenters?.() ?? [agent.datacenter]);
 }
 
 /** Parses `node-meta=key:value` filters (repeatable; all must match). */

@@ -49,14 +49,31 @@ function renderCoordinate(record: CoordinateRecord): Record<string, unknown> {
   };
 }
 
+/**
+ * The WAN coordinates of every datacenter's servers, from the WAN pool's Vivaldi exchange
+ * (Consul's `Coordinate.ListDatacenters`: one entry per datacenter, member names `<node>.<dc>`).
+ * An agent without a WAN pool lists its own datacenter with no coordinates rather than with
+ * made-up ones.
+ */
 function datacenters(request: RequestContext): Response {
-  // WAN coordinates come from the servers' WAN gossip pool, which cairn does not run yet: the
-  // local datacenter is listed with no server coordinates rather than with made-up ones.
-  return request.json([{
-    Datacenter: request.backend.agent.datacenter,
+  const agent = request.backend.agent;
+  const wan = agent.wanCoordinates?.();
+  if (wan === undefined) {
+    return request.json([{ Datacenter: agent.datacenter, AreaID: "WAN", Coordinates: [] }]);
+  }
+  return request.json(wan.map((entry) => ({
+    Datacenter: entry.datacenter,
     AreaID: "WAN",
-    Coordinates: [],
-  }]);
+    Coordinates: entry.coordinates.map(({ node, coord }) => ({
+      Node: node,
+      Coord: {
+        Adjustment: coord.adjustment,
+        Error: coord.error,
+        Height: coord.height,
+        Vec: coord.vec,
+      },
+    })),
+  })));
 }
 
 async function nodes(request: RequestContext): Promise<Response> {

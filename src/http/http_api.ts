@@ -11,6 +11,7 @@ import type { ApiBackend } from "./api_backend.ts";
 import { registerCatalogRoutes } from "./catalog.ts";
 import { registerCoordinateRoutes } from "./coordinate.ts";
 import { registerEventRoutes } from "./event.ts";
+import { isForwardedPath } from "./forwarding.ts";
 import { registerHealthRoutes } from "./health.ts";
 import { HttpError } from "./http_error.ts";
 import { registerKvRoutes } from "./kv.ts";
@@ -29,8 +30,29 @@ export function createHttpApi(backend: ApiBackend): Hono {
     const bytes = backend.runtime.randomBytes(new Uint8Array(4));
     return new DataView(bytes.buffer).getUint32(0) / 2 ** 32;
   };
+  const forward = backend.forward;
+  if (forward !== undefined) {
+    // A client agent: data endpoints are answered by a server, before any local route.
+    app.use("/v1/*", async (context, next) => {
+      if (!isForwardedPath(new URL(context.req.url).pathname)) return await next();
+      return await forward(context.req.raw);
+    });
+  }
+  const forwardDatacenter = backend.forwardDatacenter;
+  if (forwardDatacenter !== undefined) {
+    // A server: data requests for another datacenter go to one of its servers, over the WAN.
+    app.use("/v1/*", async (context, next) => {
+      const url = new URL(context.req.url);
+      const datacenter = url.searchParams.get("dc");
+      if (
+        datacenter === null || datacenter === "" || datacenter === backend.agent.datacenter ||
+        !isForwardedPath(url.pathname)
+      ) return await next();
+      return await forwardDatacenter(datacenter, context.req.raw);
+    });
+  }
   const routes = new Routes(app, backend, {
-    watches: backend.server.store.watches,
+    watches: backend.watches,
     timers: backend.runtime.timers,
     clock: backend.runtime.clock,
     gauge: { blocked: 0 },

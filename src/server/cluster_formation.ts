@@ -1,8 +1,9 @@
 /**
- * Cluster formation over the server RPC, until gossip-based discovery exists: servers find each
- * other through their join addresses (`-retry-join`, on the RPC port) with a `hello` call that
- * exchanges node name, id, RPC address, whether the sender holds Raft state, and every server
- * it knows.
+ * Cluster formation over the server RPC. Servers learn each other's RPC addresses from LAN
+ * gossip (members tagged `role=consul`, address plus tag `port`, as Consul's `lanNodeJoin`) and,
+ * when gossip is off, from their join addresses (`-retry-join` on the RPC port); to each they
+ * say `hello`, a call that exchanges node name, id, RPC address, whether the sender holds Raft
+ * state, and every server it knows.
  *
  * - **Bootstrap.** A server without Raft state waits until it knows `bootstrapExpect` servers
  *   (itself included), none of them with state; then each of them bootstraps with the same
@@ -30,6 +31,12 @@ export interface ClusterFormationOptions {
   bootstrapExpect: number;
   /** "ip:port" RPC addresses to say hello to (`-retry-join` with the server port). */
   joinAddresses: readonly string[];
+  /**
+   * "ip:port" RPC addresses of the servers gossip knows now, read at every round; with
+   * `bootstrapExpect`, the servers counted are those seen here (and through join addresses)
+   * that answered a hello. @default {none}
+   */
+  discoveredAddresses?: () => readonly string[];
   /** Time between rounds of hellos while forming or joining. @default {250} */
   retryIntervalMs?: number;
   /** Time between rounds once this server is in the configuration. @default {5_000} */
@@ -45,6 +52,8 @@ interface Hello {
   servers: ServerInfo[];
   /** The voters the sender bootstrapped with, if it did in this run. */
   bootstrapVoters?: string[];
+  /** The sender is leaving the cluster: never add it back. */
+  leaving?: boolean;
 }
 
 /** Peer states remembered at once. */
@@ -85,6 +94,8 @@ export class ClusterFormation {
       settledIntervalMs: 5_000,
       callTimeoutMs: 1_000,
       ...parts.options,
+      // An explicit `undefined` (no gossip pool) must not override the default.
+      discoveredAddresses: parts.options.discoveredAddresses ?? (() => []),
     };
     this.#rpc.handle("hello", (payload) => this.#answerHello(payload));
     this.#rpc.handle("join", (payload) => this.#answerJoin(payload));
@@ -154,7 +165,8 @@ export class ClusterFormation {
     const self = this.#directory.self.id;
     const { voters, nonVoters } = server.membership;
     const member = voters.includes(self) || nonVoters.includes(self);
-    if (!member) await this.#askToJoin();
+    // A server leaving the cluster is removed on purpose: it must not ask back in.
+    if (!member && !server.leaving) await this.#askToJoin();
     const settled = member && voters.every((id) => this.#directory.get(id) !== undefined);
     this.#schedule(settled ? this.#options.settledIntervalMs : this.#options.retryIntervalMs);
   }
@@ -165,22 +177,31 @@ export class ClusterFormation {
       hasState: this.#phase === "running",
       servers: this.#directory.list(),
       ...(this.#bootstrapVoters === undefined ? {} : { bootstrapVoters: this.#bootstrapVoters }),
+      ...(this.#server?.leaving === true ? { leaving: true } : {}),
     };
   }
 
   async #helloAll(): Promise<void> {
     const hello = this.#hello();
-    await Promise.all(this.#options.joinAddresses.map(async (address) => {
-      if (address === this.#directory.self.address) return;
-      try {
-        const answer = await this.#rpc.call(address, "hello", hello, {
-          timeoutMs: this.#options.callTimeoutMs,
-        });
-        this.#learn(answer);
-      } catch {
-        // Not up yet, or starting: the next round retries (-retry-join).
-      }
-    }));
+    await Promise.all(
+      this.#addresses().map(async (address) => {
+        if (address === this.#directory.self.address) return;
+        try {
+          const answer = await this.#rpc.call(address, "hello", hello, {
+            timeoutMs: this.#options.callTimeoutMs,
+          });
+          this.#learn(answer);
+        } catch {
+          // Not up yet, or starting: the next round retries (-retry-join).
+        }
+      }),
+    );
+  }
+
+  /** Join addresses, then the servers gossip knows (bounded, without repeats). */
+  #addresses(): string[] {
+    const discovered = this.#options.discoveredAddresses().slice(0, PEER_STATES_MAX);
+    return [...new Set([...this.#options.joinAddresses, ...discovered])];
   }
 
   #learn(value: unknown): void {
@@ -210,12 +231,36 @@ export class ClusterFormation {
       throw new Error(`Cannot answer hello: the server is ${this.#phase}`);
     }
     this.#learn(payload);
+    this.#readmit(payload);
     return this.#hello();
+  }
+
+  /**
+   * The leader adds back a running server with Raft state that is outside the configuration
+   * (removed while it was down, then restarted), as Consul's leader reconciles a live server
+   * member that Raft lacks: it sees itself as a member in its old log, so it never asks to join.
+   */
+  #readmit(payload: unknown): void {
+    const server = this.#server;
+    const fields = payload as { hasState?: unknown; leaving?: unknown } | null;
+    const sender = decodeServerInfo((payload as { server?: unknown } | null)?.server);
+    if (server === undefined || !server.isLeader || server.leaving || sender === undefined) return;
+    if (fields?.hasState !== true || fields.leaving === true) return;
+    const { voters, nonVoters } = server.membership;
+    if (voters.includes(sender.id) || nonVoters.includes(sender.id)) return;
+    void server.changeMembership({ type: "addNonVoter", id: sender.id }).then((result) => {
+      if (result.ok) {
+        this.#options.log.info(
+          `Added "${sender.name}" (${sender.address}) as a non-voter: it runs outside the ` +
+            "configuration",
+        );
+      }
+    });
   }
 
   async #askToJoin(): Promise<void> {
     const request = { server: this.#directory.self, forwarded: false };
-    for (const address of this.#options.joinAddresses) {
+    for (const address of this.#addresses()) {
       if (address === this.#directory.self.address) continue;
       try {
         await this.#rpc.call(address, "join", request, { timeoutMs: this.#options.callTimeoutMs });

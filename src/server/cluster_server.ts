@@ -1,6 +1,6 @@
 /**
  * Opens a server that talks to other servers: the server RPC on `bind:8300`, cluster formation
- * through the join addresses, and the Raft server on top, wired so that stopping the server
+ * through the join addresses and the servers LAN gossip discovers, and the Raft server on top, wired so that stopping the server
  * stops the formation rounds and closes the RPC. What `cairn agent -server -data-dir=...`
  * runs; `-dev` runs a `RaftServer` alone, with no RPC.
  *
@@ -23,7 +23,13 @@
 import type { Address, FileStore, Runtime } from "../runtime.ts";
 import { ClusterFormation } from "./cluster_formation.ts";
 import { RaftServer, type RaftServerConfig, type RaftServerLog } from "./raft_server.ts";
-import { defaultRpcConfig, formatHostPort, type RpcConfig, RpcTransport } from "./rpc.ts";
+import {
+  defaultRpcConfig,
+  formatHostPort,
+  type RpcConfig,
+  type RpcHandler,
+  RpcTransport,
+} from "./rpc.ts";
 import { ServerDirectory } from "./server_directory.ts";
 
 /** Options for {@link openClusterServer}. */
@@ -40,8 +46,15 @@ export interface ClusterServerOptions {
   files: FileStore;
   /** Servers (this one included) to find before bootstrapping; 0 joins an existing cluster. */
   bootstrapExpect: number;
-  /** "ip:port" RPC addresses of other servers. */
+  /** "ip:port" RPC addresses of other servers (`-retry-join` when gossip is off). */
   joinAddresses: readonly string[];
+  /**
+   * "ip:port" RPC addresses of the servers LAN gossip knows now (members tagged `role=consul`),
+   * read at every formation round. @default {none}
+   */
+  discoveredAddresses?: () => readonly string[];
+  /** Extra RPC methods, registered once the Raft server is open (a server's client endpoints). */
+  extraRpc?: (server: RaftServer) => Record<string, RpcHandler>;
   /** @default {defaultRaftServerConfig()} */
   config?: RaftServerConfig;
   /** @default {defaultRpcConfig()} */
@@ -73,6 +86,7 @@ export async function openClusterServer(
     options: {
       bootstrapExpect: options.bootstrapExpect,
       joinAddresses: options.joinAddresses,
+      discoveredAddresses: options.discoveredAddresses,
       log,
     },
   });
@@ -94,6 +108,9 @@ export async function openClusterServer(
       },
     });
     formation.attach(server);
+    for (const [method, handler] of Object.entries(options.extraRpc?.(server) ?? {})) {
+      rpc.handle(method, handler);
+    }
     return server;
   } catch (error) {
     formation.stop();

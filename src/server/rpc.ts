@@ -167,6 +167,17 @@ export class RpcTransport {
     return transport;
   }
 
+  /**
+   * A transport that only dials, for a client agent calling servers: it listens nowhere, so it
+   * answers nothing but the replies to its own calls.
+   *
+   * @param runtime sockets and timers
+   * @param config @default {defaultRpcConfig()}
+   */
+  static dialer(runtime: Runtime, config: RpcConfig = defaultRpcConfig()): RpcTransport {
+    return new RpcTransport(runtime, config);
+  }
+
   /** Where the transport listens. */
   get address(): Address {
     if (this.#listener === undefined) throw new Error("Cannot tell the address: not listening");

@@ -48,8 +48,9 @@ export async function startAgentProcess(
     `-bind=${host}`,
     "-http-port=0",
     "-dns-port=0",
-    // A free gossip port, so agents on one host never collide; `args` may override it.
+    // Free gossip ports, so agents on one host never collide; `args` may override them.
     "-serf-lan-port=0",
+    "-serf-wan-port=0",
     "-log-level=info",
     ...(options.args ?? []),
   ];

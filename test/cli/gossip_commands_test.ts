@@ -148,12 +148,25 @@ test("keyring -list prints each pool's keys with their counts", async () => {
   const result = await cairn(["keyring", "-list"], {
     "GET /v1/operator/keyring": {
       body: [{
+        WAN: true,
+        Datacenter: "dc1",
+        Segment: "",
+        Messages: {},
+        Keys: { [key]: 2 },
+        PrimaryKeys: { [key]: 2 },
+        NumNodes: 2,
+        NumResp: 2,
+        NumErr: 0,
+      }, {
         WAN: false,
         Datacenter: "dc1",
         Segment: "",
+        Messages: {},
         Keys: { [key]: 3 },
         PrimaryKeys: { [key]: 3 },
         NumNodes: 3,
+        NumResp: 3,
+        NumErr: 0,
       }],
     },
   });
@@ -161,6 +174,9 @@ test("keyring -list prints each pool's keys with their counts", async () => {
     code: 0,
     stdout: [
       "==> Gathering installed encryption keys...",
+      "",
+      "WAN:",
+      `  ${key} [2/2]`,
       "",
       "dc1 (LAN):",
       `  ${key} [3/3]`,
@@ -171,15 +187,38 @@ test("keyring -list prints each pool's keys with their counts", async () => {
   });
 });
 
+test("keyring passes -relay-factor and -local-only; -local-only goes with -list only", async () => {
+  const key = "cg8StVXbQJ0gPvMd9o7yrg9CR5FJ7hYlGDtK9Q0qBjQ=";
+  const listed = await cairn(["keyring", "-list", "-local-only", "-relay-factor=2"], {
+    "GET /v1/operator/keyring?local-only=1&relay-factor=2": { body: [] },
+  });
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual(listed.requests, ["GET /v1/operator/keyring?local-only=1&relay-factor=2"]);
+  const installed = await cairn(["keyring", `-install=${key}`, "-relay-factor=3"], {
+    "POST /v1/operator/keyring?relay-factor=3": { body: "" },
+  });
+  assert.equal(installed.code, 0, installed.stderr);
+  const refused = await cairn(["keyring", `-use=${key}`, "-local-only"]);
+  assert.equal(refused.code, 1);
+  assert.equal(refused.stderr, "-local-only can only be used with -list\n");
+  assert.deepEqual(refused.requests, []);
+});
+
 test("keyring -install/-use/-remove send the key; one action only", async () => {
   const key = "cg8StVXbQJ0gPvMd9o7yrg9CR5FJ7hYlGDtK9Q0qBjQ=";
   const cases = [["install", "POST"], ["use", "PUT"], ["remove", "DELETE"]] as const;
   for (const [action, method] of cases) {
     const result = await cairn([`keyring`, `-${action}=${key}`], {
-      [`${method} /v1/operator/keyring`]: { status: 500, body: "Cannot change the keyring: fixed" },
+      [`${method} /v1/operator/keyring`]: {
+        status: 500,
+        body: "dc1 (LAN) error: 1/3 nodes reported failure\nb: Cannot remove key",
+      },
     });
     assert.equal(result.code, 1, action);
-    assert.equal(result.stderr, "error: 500 (Cannot change the keyring: fixed)\n");
+    assert.equal(
+      result.stderr,
+      "error: 500 (dc1 (LAN) error: 1/3 nodes reported failure\nb: Cannot remove key)\n",
+    );
     assert.deepEqual(result.requests, [`${method} /v1/operator/keyring`]);
     assert.equal(agent.requests[0].body, JSON.stringify({ Key: key }));
   }

@@ -2,21 +2,27 @@
 // src/http/operator.ts, the agent's LAN pool).
 //
 // Goal: force-leave moves a failed member to left and, with ?prune, erases it; an unknown node
-// and an agent without gossip answer 500 with a one-line reason; the keyring lists the installed
-// key with the count of alive members, and changing it answers 500 "Cannot change the keyring".
-// Method: an in-process dev agent with gossip on 127.0.0.90 and `-encrypt`, and a bare SerfPool
-// on 127.0.0.91 with the same key that joins it and then closes without leaving (a crash), with
-// the runtime that runs the test; waits are bounded.
+// and an agent without gossip answer 500 with a one-line reason; the keyring lists, per pool (WAN
+// first, then LAN), the keys every member reported through Serf's `_serf_list-keys` query;
+// install / use / remove change every member's keyring (the peer's too) and answer 200 empty;
+// refused changes (removing the primary, using a key not installed) answer 500 with Consul's
+// `keyringErrorsOrNil` lines; a bad key or body answers 400; plaintext gossip answers 500;
+// `?local-only` lists this agent's keys alone, `?relay-factor` is checked against Consul's 0-5.
+// Method: an in-process dev agent with LAN and WAN gossip on 127.0.11.10 and `-encrypt`, and a
+// bare SerfPool on 127.0.11.11 with the same key that joins its LAN pool and later closes
+// without leaving (a crash), and a plaintext dev agent on 127.0.11.12, with the runtime that
+// runs the test; waits are bounded.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { detectRuntime } from "../../runtimes/mod.ts";
 import type { RunningAgent } from "../../src/agent/agent.ts";
 import { type GossipLog, SerfPool } from "../../src/agent/gossip/mod.ts";
 import { defaultLocalConfig } from "../../src/core/swim/mod.ts";
-import { decodeBase64 } from "../../src/core/base64.ts";
+import { decodeBase64, encodeBase64 } from "../../src/core/base64.ts";
 import { call, startTestAgent } from "./_agent.ts";
 
 const key = "cg8StVXbQJ0gPvMd9o7yrg9CR5FJ7hYlGDtK9Q0qBjQ=";
+const newKey = "HvY8ubRZMgafUOWvrOadwOckVa1wN3QWAo46FVKbVN8=";
 const quiet: GossipLog = { debug() {}, info() {}, warn() {} };
 
 let agent: RunningAgent;
@@ -28,9 +34,10 @@ const hold = setInterval(() => {}, 1_000);
 before(async () => {
   agent = await startTestAgent({
     configure: (config) => {
-      config.bindAddr = "127.0.0.90";
-      config.advertiseAddr = "127.0.0.90";
+      config.bindAddr = "127.0.11.10";
+      config.advertiseAddr = "127.0.11.10";
       config.ports.serfLan = 0;
+      config.ports.serfWan = 0;
       config.encrypt = key;
     },
   });
@@ -58,6 +65,33 @@ async function statusOf(name: string): Promise<number | undefined> {
     .find((member) => member.Name === name)?.Status;
 }
 
+test("the keyring answers 500 with a reason when gossip is plaintext", async () => {
+  const unencrypted = await startTestAgent({
+    configure: (config) => {
+      config.bindAddr = "127.0.11.12";
+      config.advertiseAddr = "127.0.11.12";
+      config.ports.serfLan = 0;
+      config.ports.serfWan = -1;
+    },
+  });
+  try {
+    const listed = await call(unencrypted, "/v1/operator/keyring");
+    assert.equal(listed.status, 500);
+    assert.equal(
+      listed.text,
+      "Cannot use the keyring: gossip encryption is off in the LAN pool (start the agents with " +
+        "-encrypt)",
+    );
+    const installed = await call(unencrypted, "/v1/operator/keyring", {
+      method: "POST",
+      body: { Key: newKey },
+    });
+    assert.equal(installed.status, 500);
+  } finally {
+    await unencrypted.stop();
+  }
+});
+
 test("force-leave and the keyring answer 500 with a reason when gossip is off", async () => {
   const forced = await call(plain, "/v1/agent/force-leave/x", { method: "PUT" });
   assert.equal(forced.status, 500);
@@ -66,41 +100,103 @@ test("force-leave and the keyring answer 500 with a reason when gossip is off", 
   assert.equal(keys.status, 500);
   assert.equal(
     keys.text,
-    "Cannot list the keyring: the LAN gossip pool is off (-serf-lan-port=-1)",
+    "Cannot use the keyring: the LAN gossip pool is off (-serf-lan-port=-1)",
   );
 });
 
-test("the keyring lists the -encrypt key for every alive member; changes are refused", async () => {
+test("the keyring is listed, rotated and refused through Serf's keyring queries", async () => {
   const runtime = await detectRuntime();
   const members = await call(agent, "/v1/agent/members");
   const port = (members.json as Array<{ Port: number }>)[0].Port;
   peer = await SerfPool.start(runtime, {
     nodeName: "peer",
-    bind: { host: "127.0.0.91", port: 0 },
-    advertiseHost: "127.0.0.91",
+    bind: { host: "127.0.11.11", port: 0 },
+    advertiseHost: "127.0.11.11",
     tags: {},
     keys: [decodeBase64(key)],
     swimConfig: defaultLocalConfig(),
     log: quiet,
   });
-  const { joined } = await peer.join([{ host: "127.0.0.90", port }]);
+  const { joined } = await peer.join([{ host: "127.0.11.10", port }]);
   assert.equal(joined, 1);
   await waitUntil("the peer alive", async () => await statusOf("peer") === 1);
 
   const listed = await call(agent, "/v1/operator/keyring");
   assert.equal(listed.status, 200);
-  assert.deepEqual(listed.json, [{
-    WAN: false,
+  const pool = (wan: boolean, keys: Record<string, number>, numNodes: number) => ({
+    WAN: wan,
     Datacenter: "dc1",
     Segment: "",
-    Keys: { [key]: 2 },
-    PrimaryKeys: { [key]: 2 },
-    NumNodes: 2,
-  }]);
-  for (const method of ["POST", "PUT", "DELETE"]) {
-    const changed = await call(agent, "/v1/operator/keyring", { method, body: { Key: key } });
-    assert.equal(changed.status, 500, method);
-    assert.match(changed.text, /^Cannot change the keyring: /);
+    Messages: {},
+    Keys: keys,
+    PrimaryKeys: { [Object.keys(keys)[0]]: numNodes },
+    NumNodes: numNodes,
+    NumResp: numNodes,
+    NumErr: 0,
+  });
+  assert.deepEqual(listed.json, [pool(true, { [key]: 1 }, 1), pool(false, { [key]: 2 }, 2)]);
+
+  const installed = await call(agent, "/v1/operator/keyring", {
+    method: "POST",
+    body: { Key: newKey },
+  });
+  assert.equal(installed.status, 200, installed.text);
+  assert.equal(installed.text, "");
+  const used = await call(agent, "/v1/operator/keyring", { method: "PUT", body: { Key: newKey } });
+  assert.equal(used.status, 200, used.text);
+  // The peer applied both: the new key is its primary now.
+  assert.equal(encodeBase64(peer.keys()![0]), newKey);
+
+  const refused = await call(agent, "/v1/operator/keyring", {
+    method: "DELETE",
+    body: { Key: newKey },
+  });
+  assert.equal(refused.status, 500);
+  assert.equal(
+    refused.text,
+    [
+      "WAN error: 1/1 nodes reported failure",
+      "node-1.dc1: Cannot remove key: it is the primary key",
+      "dc1 (LAN) error: 2/2 nodes reported failure",
+      "node-1: Cannot remove key: it is the primary key",
+      "peer: Cannot remove key: it is the primary key",
+    ].join("\n"),
+  );
+  const removed = await call(agent, "/v1/operator/keyring", {
+    method: "DELETE",
+    body: { Key: key },
+  });
+  assert.equal(removed.status, 200, removed.text);
+  const after = await call(agent, "/v1/operator/keyring");
+  assert.deepEqual(after.json, [pool(true, { [newKey]: 1 }, 1), pool(false, { [newKey]: 2 }, 2)]);
+
+  const local = await call(agent, "/v1/operator/keyring?local-only");
+  assert.equal(local.status, 200);
+  assert.deepEqual(local.json, [
+    pool(true, { [newKey]: 1 }, 1),
+    pool(false, { [newKey]: 1 }, 1),
+  ]);
+  const relayed = await call(agent, "/v1/operator/keyring?relay-factor=2");
+  assert.equal(relayed.status, 200, relayed.text);
+  const tooMuch = await call(agent, "/v1/operator/keyring?relay-factor=6");
+  assert.equal(tooMuch.status, 400);
+  assert.equal(tooMuch.text, "Relay factor must be in range: [0, 5]");
+  const localChange = await call(agent, "/v1/operator/keyring?local-only", {
+    method: "POST",
+    body: { Key: newKey },
+  });
+  assert.equal(localChange.status, 400);
+
+  const stranger = "AAECAwQFBgcICQoLDA0ODw==";
+  const notInstalled = await call(agent, "/v1/operator/keyring", {
+    method: "PUT",
+    body: { Key: stranger },
+  });
+  assert.equal(notInstalled.status, 500);
+  assert.match(notInstalled.text, /peer: Cannot use key: it is not in the keyring/);
+  for (const body of [{ Key: "not base64!" }, { Key: "AAAA" }, {}]) {
+    const bad = await call(agent, "/v1/operator/keyring", { method: "POST", body });
+    assert.equal(bad.status, 400, JSON.stringify(body));
   }
 });
 

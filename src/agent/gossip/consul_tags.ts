@@ -22,6 +22,12 @@ export interface ConsulTagsInput {
   dev: boolean;
   /** The software version, as `build` shows it. */
   version: string;
+  /**
+   * Servers: the WAN gossip port, advertised on the LAN as `wan_join_port` so the other servers
+   * of the datacenter can flood-join us into the WAN pool (`wan_flood.ts`); none when the WAN
+   * pool is off or its port is picked at bind time.
+   */
+  wanJoinPort?: number;
 }
 
 /** Consul's RPC protocol versions: `vsn` spoken, `vsn_min` and `vsn_max` understood. */
@@ -52,6 +58,7 @@ export function consulTags(input: ConsulTagsInput): Record<string, string> {
   }
   tags.port = String(input.serverPort);
   tags.raft_vsn = "3";
+  if (input.wanJoinPort !== undefined) tags.wan_join_port = String(input.wanJoinPort);
   if (input.dev || input.bootstrapExpect === 1) tags.bootstrap = "1";
   else if (input.bootstrapExpect > 1) tags.expect = String(input.bootstrapExpect);
   return tags;

@@ -1,19 +1,34 @@
 /**
- * The agent's LAN gossip pool: a {@link SerfPool} (Serf on memberlist, with Vivaldi) on
- * `bindAddr:serfLan` advertising Consul's tags, with `-encrypt`, `-retry-join` and the member
- * snapshot in `<data-dir>/serf/local.snapshot`, and the member list `/v1/agent/members` shows:
- * Serf's statuses as Consul's codes (1 alive, 2 leaving, 3 left, 4 failed).
+ * The agent's gossip pools: a {@link SerfPool} (Serf on memberlist, with Vivaldi) advertising
+ * Consul's tags, with `-encrypt`, retry-join, the member snapshot and the keyring file under
+ * `<data-dir>/serf`, and the member list `/v1/agent/members` shows: Serf's statuses as Consul's
+ * codes (1 alive, 2 leaving, 3 left, 4 failed). The LAN pool (every agent, `bindAddr:serfLan`,
+ * memberlist's LAN timings, `local.snapshot`, `local.keyring`) and the servers' WAN pool
+ * (`bindAddr:serfWan`, memberlist's WAN timings, `remote.snapshot`, `remote.keyring`; see
+ * `wan_pool.ts`) are the same class with a different {@link PoolProfile}.
  *
  * @module
  */
 
 import type { Address, Runtime } from "../../runtime.ts";
-import { defaultLanConfig, type SwimConfig } from "../../core/swim/mod.ts";
-import { defaultSerfConfig, type MemberInfo, memberStatusCode } from "../../core/serf/mod.ts";
+import { defaultLanConfig, defaultWanConfig, type SwimConfig } from "../../core/swim/mod.ts";
+import {
+  defaultSerfConfig,
+  type KeyringOperation,
+  type KeyringTallyResult,
+  type MemberInfo,
+  memberStatusCode,
+} from "../../core/serf/mod.ts";
 import type { Coordinate } from "../../core/vivaldi/mod.ts";
-import { validateKey } from "../../core/wire/mod.ts";
 import { encodeBase64 } from "../../core/base64.ts";
 import { bytesToIp } from "./_ip.ts";
+import {
+  decodeGossipKey,
+  encodeKeyringFile,
+  lanKeyringFileName,
+  loadKeyring,
+  wanKeyringFileName,
+} from "./keyring_file.ts";
 import type { GossipLog, TransportStats } from "./memberlist_transport.ts";
 import { parseJoinAddress, RetryJoin } from "./retry_join.ts";
 import { type PoolUserEvent, SerfPool, type SerfPoolStats } from "./serf_pool.ts";
@@ -29,6 +44,48 @@ export const leaveTimeoutMs = 6_000;
 export const leaveBroadcastTimeoutMs = 2_000;
 /** The snapshot's directory under the data dir (Consul's `serf/local.snapshot`). */
 export const snapshotDirName = "serf";
+/** Consul's WAN gossip port. */
+export const serfWanPortDefault = 8302;
+
+/** Which gossip pool: every agent's LAN pool, or the servers' WAN pool. */
+export type PoolKind = "lan" | "wan";
+
+/** What tells the LAN and WAN pools apart (Consul's `setupSerf` with `wan` true or false). */
+export interface PoolProfile {
+  /** Which pool. */
+  kind: PoolKind;
+  /** How logs and errors name it. */
+  label: "LAN" | "WAN";
+  /** Port of join addresses given without one, before the pool is bound. */
+  portDefault: number;
+  /** memberlist timings: `DefaultLANConfig` or `DefaultWANConfig`. */
+  swimConfig(): SwimConfig;
+  /** The member snapshot's file name under `<data-dir>/serf`. */
+  snapshotFileName: string;
+  /** The keyring file's name under `<data-dir>/serf`. */
+  keyringFileName: string;
+}
+
+/** Returns the profile of the LAN or WAN pool. */
+export function poolProfile(kind: PoolKind): PoolProfile {
+  return kind === "lan"
+    ? {
+      kind,
+      label: "LAN",
+      portDefault: serfLanPortDefault,
+      swimConfig: defaultLanConfig,
+      snapshotFileName: "local.snapshot",
+      keyringFileName: lanKeyringFileName,
+    }
+    : {
+      kind,
+      label: "WAN",
+      portDefault: serfWanPortDefault,
+      swimConfig: defaultWanConfig,
+      snapshotFileName: "remote.snapshot",
+      keyringFileName: wanKeyringFileName,
+    };
+}
 
 /** A member as `/v1/agent/members` needs it. */
 export interface PoolMember {
@@ -48,7 +105,9 @@ export interface PoolMember {
 
 /** How to start a {@link LanPool}. */
 export interface LanPoolOptions {
-  /** Node name. */
+  /** Which pool: LAN timings and files, or WAN ones. @default {"lan"} */
+  kind?: PoolKind;
+  /** Member name (`<node>.<dc>` in the WAN pool). */
   nodeName: string;
   /** Where to bind UDP and TCP (port 0 picks one). */
   bind: Address;
@@ -60,9 +119,12 @@ export interface LanPoolOptions {
   encrypt?: string;
   /** `-retry-join` addresses: `host` (our own gossip port), `host:port`, `[v6]:port`. */
   retryJoin?: readonly string[];
-  /** `-data-dir`: the member snapshot goes under `<dataDir>/serf`; none keeps no snapshot. */
+  /**
+   * `-data-dir`: the member snapshot and the keyring file go under `<dataDir>/serf`; none
+   * keeps neither (keyring changes then last until the agent stops).
+   */
   dataDir?: string;
-  /** SWIM timings. @default {defaultLanConfig()} */
+  /** SWIM timings. @default {the profile's: defaultLanConfig() or defaultWanConfig()} */
   config?: SwimConfig;
   /** Where to log. */
   log: GossipLog;
@@ -70,47 +132,56 @@ export interface LanPoolOptions {
   userEvent?(event: PoolUserEvent): void;
 }
 
-/** The LAN pool of one agent. */
+/** One gossip pool of an agent: the LAN pool, or (with `kind: "wan"`) the WAN pool. */
 export class LanPool {
   readonly #pool: SerfPool;
+  readonly #profile: PoolProfile;
   readonly #retryJoin: RetryJoin | undefined;
-  readonly #keys: readonly string[];
   #stopping: Promise<void> | undefined;
 
-  private constructor(
-    pool: SerfPool,
-    retryJoin: RetryJoin | undefined,
-    keys: readonly string[],
-  ) {
+  private constructor(pool: SerfPool, profile: PoolProfile, retryJoin: RetryJoin | undefined) {
     this.#pool = pool;
+    this.#profile = profile;
     this.#retryJoin = retryJoin;
-    this.#keys = keys;
   }
 
   /**
-   * Binds the pool, rejoins from the snapshot, and starts retry-join.
+   * Loads the keyring, binds the pool, rejoins from the snapshot, and starts retry-join.
    *
-   * @throws RangeError for a bad key or join address; Error when the port is taken
+   * @throws RangeError for a bad key, keyring file or join address; Error when the port is taken
    */
   static async start(runtime: Runtime, options: LanPoolOptions): Promise<LanPool> {
-    const keys = options.encrypt === undefined ? [] : [decodeKey(options.encrypt)];
+    const profile = poolProfile(options.kind ?? "lan");
     // Checked before binding; a join address without a port takes our own bound port, as
     // memberlist's resolveAddr takes its BindPort.
-    for (const text of options.retryJoin ?? []) parseJoinAddress(text, serfLanPortDefault);
-    const snapshotFiles = options.dataDir === undefined
+    for (const text of options.retryJoin ?? []) parseJoinAddress(text, profile.portDefault);
+    const files = options.dataDir === undefined
       ? undefined
       : await runtime.files(`${options.dataDir}/${snapshotDirName}`);
+    const loaded = await loadKeyring(files, profile.keyringFileName, options.encrypt);
+    if (loaded.note !== undefined) options.log.info(loaded.note);
+    const keyringFiles = loaded.keys.length === 0 ? undefined : files;
+    const swimConfig = options.config ?? profile.swimConfig();
     const pool = await SerfPool.start(runtime, {
       nodeName: options.nodeName,
       bind: options.bind,
       advertiseHost: options.advertiseHost,
       tags: options.tags,
-      keys,
-      swimConfig: options.config ?? defaultLanConfig(),
-      serfConfig: { ...defaultSerfConfig(), broadcastTimeoutMs: leaveBroadcastTimeoutMs },
-      snapshotFiles,
+      keys: loaded.keys,
+      swimConfig,
+      serfConfig: {
+        ...defaultSerfConfig(),
+        broadcastTimeoutMs: leaveBroadcastTimeoutMs,
+        // Serf times queries (keyring ones too) by memberlist's gossip interval: 500 ms on WAN.
+        gossipIntervalMs: swimConfig.gossipIntervalMs,
+      },
+      snapshotFiles: files,
+      snapshotFileName: profile.snapshotFileName,
       log: options.log,
       userEvent: options.userEvent,
+      persistKeyring: keyringFiles === undefined
+        ? undefined
+        : (keys) => keyringFiles.replace(profile.keyringFileName, encodeKeyringFile(keys)),
     });
     const joinAddresses = (options.retryJoin ?? []).map((text) =>
       parseJoinAddress(text, pool.address.port)
@@ -122,10 +193,19 @@ export class LanPool {
     });
     retryJoin?.start();
     const where = `${pool.address.host}:${pool.address.port}`;
-    const encrypted = keys.length > 0 ? ", encrypted" : "";
-    options.log.info(`gossip: LAN pool on ${where} (UDP and TCP${encrypted})`);
-    const installed = options.encrypt === undefined ? [] : [encodeBase64(keys[0])];
-    return new LanPool(pool, retryJoin, installed);
+    const encrypted = loaded.keys.length > 0 ? ", encrypted" : "";
+    options.log.info(`gossip: ${profile.label} pool on ${where} (UDP and TCP${encrypted})`);
+    return new LanPool(pool, profile, retryJoin);
+  }
+
+  /** Which pool this is. */
+  get kind(): PoolKind {
+    return this.#profile.kind;
+  }
+
+  /** Our member name in this pool. */
+  get name(): string {
+    return this.#pool.name;
   }
 
   /** The bound gossip address. */
@@ -177,16 +257,75 @@ export class LanPool {
   }
 
   /**
-   * The installed gossip keys, base64, primary first; none without `-encrypt`. The keyring is
-   * fixed at start: one key, the primary.
+   * The gossip keys installed here, base64, primary first; none when gossip is plaintext (no
+   * `-encrypt` and no keyring file).
    */
   keys(): readonly string[] {
-    return this.#keys;
+    return (this.#pool.keys() ?? []).map(encodeBase64);
+  }
+
+  /**
+   * Runs a keyring operation on every member of the pool (Serf's internal queries
+   * `_serf_install-key`, `_serf_use-key`, `_serf_remove-key`, `_serf_list-keys`): each member
+   * applies it to its own keyring and answers; the answers are added up as Serf's `KeyManager`.
+   *
+   * @param operation install, use, remove or list
+   * @param key base64 key; ignored for list
+   * @param options `relayFactor`: members each answer is also relayed through (Consul's 0..5)
+   * @returns the totals and Serf's verdict (`error` is "" when every member succeeded)
+   * @throws RangeError for a key that is not base64 of 16, 24 or 32 bytes, or when gossip is
+   *   plaintext here (there is no keyring to change)
+   */
+  keyringOperation(
+    operation: KeyringOperation,
+    key: string,
+    options: { relayFactor?: number } = {},
+  ): Promise<KeyringTallyResult> {
+    if (this.#pool.keys() === undefined) return Promise.reject(this.#plaintext());
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = operation === "list" ? undefined : decodeGossipKey(key, "the key");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#pool.keyringQuery(operation, bytes, options);
+  }
+
+  /**
+   * This agent's own keys in Consul's list shape, without asking the cluster
+   * (`?local-only`): each key counted once, out of one node.
+   *
+   * @throws RangeError when gossip is plaintext here
+   */
+  localKeyring(): KeyringTallyResult {
+    const keys = this.keys();
+    if (keys.length === 0) throw this.#plaintext();
+    return {
+      numNodes: 1,
+      numResp: 1,
+      numErr: 0,
+      messages: {},
+      keys: Object.fromEntries(keys.map((key) => [key, 1])),
+      primaryKeys: { [keys[0]]: 1 },
+      error: "",
+    };
+  }
+
+  #plaintext(): RangeError {
+    return new RangeError(
+      `Cannot use the keyring: gossip encryption is off in the ${this.#profile.label} pool ` +
+        "(start the agents with -encrypt)",
+    );
   }
 
   /** Our Vivaldi coordinate, moved by every acked probe. */
   coordinate(): Coordinate {
     return this.#pool.coordinate();
+  }
+
+  /** The coordinate `name` last sent us (our own for our name), if any. */
+  peerCoordinate(name: string): Coordinate | undefined {
+    return name === this.#pool.name ? this.#pool.coordinate() : this.#pool.peerCoordinate(name);
   }
 
   /** Counters of the pool, its transport, its cores and retry-join. */
@@ -210,17 +349,6 @@ export class LanPool {
 
 /** Re-exported for callers that show counters. */
 export type { TransportStats };
-
-function decodeKey(base64: string): Uint8Array {
-  let key: Uint8Array;
-  try {
-    key = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-  } catch {
-    throw new RangeError("Cannot use -encrypt: the key is not base64");
-  }
-  validateKey(key);
-  return key;
-}
 
 function toPoolMember(member: MemberInfo): PoolMember {
   let addr = "";

@@ -1,7 +1,8 @@
 /**
  * Gossip shells of the agent: the memberlist transport (UDP and TCP on one port, encryption,
  * bounded streams, the SWIM core's timer), the Serf shell on top of it (Serf core, Vivaldi,
- * member snapshot), the LAN pool with Consul's tags and retry-join, and the coordinate sender.
+ * member snapshot), the LAN pool with Consul's tags and retry-join, the servers' WAN pool (the
+ * same class with WAN timings), the keyring file, and the coordinate sender.
  * Protocol rules live in `src/core/swim`, `src/core/serf`, `src/core/vivaldi` and
  * `src/core/wire`; these files carry bytes and outputs.
  *
@@ -27,6 +28,9 @@
 export * from "./memberlist_transport.ts";
 export * from "./serf_pool.ts";
 export * from "./lan_pool.ts";
+export * from "./wan_pool.ts";
+export * from "./wan_flood.ts";
+export * from "./keyring_file.ts";
 export * from "./retry_join.ts";
 export * from "./consul_tags.ts";
 export * from "./coordinate_sender.ts";

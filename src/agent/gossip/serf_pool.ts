@@ -10,7 +10,9 @@
  *   name conflicts go straight in.
  * - `broadcast` → the transport's broadcast queue; `sendUserMessage` → one datagram;
  *   `setMeta` → new meta; `reconnect` → a bounded memberlist join; `leaveMemberlist` → the
- *   transport's leave; `keyringRequest` → refused (the keyring is fixed at start).
+ *   transport's leave; `keyringRequest` → applied to the transport's keyring, persisted through
+ *   `persistKeyring`, answered (Serf's `handleInstallKey` and the others).
+ * - `keyringQuery()` sends a keyring query and adds up the answers (Serf's `KeyManager`).
  * - our acks carry our coordinate; each acked direct probe moves it (`VivaldiClient.update`).
  *
  * @module
@@ -21,8 +23,13 @@ import { SeededRandom } from "../../core/random.ts";
 import {
   decodeSnapshot,
   defaultSerfConfig,
+  type KeyringOperation,
+  type KeyringResult,
+  KeyringTally,
+  type KeyringTallyResult,
   type MemberInfo,
   type MemberlistEvent,
+  noKeyringMessage,
   parseIpv4Address,
   Serf,
   type SerfConfig,
@@ -30,6 +37,7 @@ import {
   type SerfStats,
   SnapshotRecorder,
 } from "../../core/serf/mod.ts";
+import { type Keyring, validateKey } from "../../core/wire/mod.ts";
 import {
   type Coordinate,
   defaultVivaldiConfig,
@@ -58,6 +66,8 @@ export const snapshotBytesMax = 128 * 1_024;
 export const snapshotPendingLinesMax = 4_096;
 /** How often a graceful leave checks whether our leave intent has gone out. */
 export const leaveIntentPollMs = 50;
+/** Keyring queries of ours waiting for answers at once; more are refused. */
+export const keyringQueriesMax = 16;
 /** The snapshot's file name inside its directory (`<data-dir>/serf`), as Consul's. */
 export const snapshotFileName = "local.snapshot";
 
@@ -91,6 +101,8 @@ export interface SerfPoolOptions {
   vivaldiConfig?: VivaldiConfig;
   /** Where the member snapshot lives (`<data-dir>/serf`); none keeps no snapshot. */
   snapshotFiles?: FileStore;
+  /** The snapshot's file name. @default {snapshotFileName} (the WAN pool's is `remote.snapshot`) */
+  snapshotFileName?: string;
   /** Where to log. */
   log: GossipLog;
   /** Receives every user event the core delivers. */
@@ -102,6 +114,11 @@ export interface SerfPoolOptions {
   query?(name: string, payload: Uint8Array | undefined): Uint8Array | undefined;
   /** Called when the core stops us (we lost a name conflict vote). */
   shutdown?(reason: string): void;
+  /**
+   * Saves the keyring (primary first) after a keyring query changed it, before we answer
+   * success (Serf's `writeKeyringFile`); a rejection is answered as the member's failure.
+   */
+  persistKeyring?(keys: readonly Uint8Array[]): Promise<void>;
 }
 
 /** Counters of the pool, its transport and its cores. */
@@ -118,6 +135,11 @@ export interface SerfPoolStats {
   coordinatesRejected: number;
   /** Snapshot lines dropped (too many waiting, or a write failed). */
   snapshotLinesDropped: number;
+}
+
+interface PendingKeyringQuery {
+  tally: KeyringTally;
+  resolve(result: KeyringTallyResult): void;
 }
 
 interface Reported {
@@ -150,6 +172,8 @@ export class SerfPool {
   readonly #peerCoordinates = new Map<string, Coordinate>();
   readonly #reconnecting = new Set<string>();
   readonly #leftWaiters: Array<() => void> = [];
+  readonly #keyringQueries = new Map<string, PendingKeyringQuery>();
+  #keyringWrites: Promise<void> = Promise.resolve();
   readonly #recorder: SnapshotRecorder | undefined;
   readonly #snapshotLines: string[] = [];
   readonly #stats = {
@@ -208,7 +232,11 @@ export class SerfPool {
    * @throws RangeError for bad tags; Error when the port is taken
    */
   static async start(runtime: Runtime, options: SerfPoolOptions): Promise<SerfPool> {
-    const restored = await readSnapshot(options.snapshotFiles, options.log);
+    const restored = await readSnapshot(
+      options.snapshotFiles,
+      options.snapshotFileName ?? snapshotFileName,
+      options.log,
+    );
     const built: { pool?: SerfPool } = {};
     const early: MemberlistEvent[] = [];
     let earlyDropped = 0;
@@ -342,6 +370,46 @@ export class SerfPool {
     this.#drain();
   }
 
+  /** The installed gossip keys, primary first; `undefined` when gossip is plaintext. */
+  keys(): Uint8Array[] | undefined {
+    const keyring = this.#transport.keyring;
+    return keyring === undefined ? undefined : [...keyring.keys];
+  }
+
+  /**
+   * Sends a keyring query to every member, ourselves included, and adds up their answers as
+   * Serf's `KeyManager` does: it resolves when every alive member answered, or when the query
+   * times out (Serf's default query timeout for the cluster size), or when the pool closes.
+   *
+   * @param operation install, use, remove or list
+   * @param key the key (16, 24 or 32 bytes); ignored for list
+   * @param options `relayFactor`: members each answer is also relayed through (0..255)
+   * @returns the totals, with Serf's verdict in `error` ("" when every member succeeded)
+   * @throws RangeError for a bad key, too many keyring queries at once, or a closed pool
+   */
+  async keyringQuery(
+    operation: KeyringOperation,
+    key?: Uint8Array,
+    options: { relayFactor?: number } = {},
+  ): Promise<KeyringTallyResult> {
+    if (this.#closed) throw new RangeError("Cannot query the keyring: the pool is closed");
+    const bytes = operation === "list" ? new Uint8Array(0) : key ?? new Uint8Array(0);
+    if (operation !== "list") validateKey(bytes);
+    if (this.#keyringQueries.size >= keyringQueriesMax) {
+      throw new RangeError(
+        `Cannot query the keyring: ${keyringQueriesMax} keyring queries are in flight; retry`,
+      );
+    }
+    const alive = this.#serf.members().filter((member) => member.status === "alive").length;
+    const tally = new KeyringTally(alive);
+    return await new Promise<KeyringTallyResult>((resolve) => {
+      const query = { relayFactor: options.relayFactor };
+      const sent = this.#serf.keyringQuery(operation, bytes, query, this.#now());
+      this.#keyringQueries.set(`${sent.lamportTime}:${sent.id}`, { tally, resolve });
+      this.#drain();
+    });
+  }
+
   /**
    * Leaves gracefully, as Serf's `Leave`: our leave intent goes out first (so others show us
    * as left, not failed), then memberlist's leave, then a short propagation delay. Alone in the
@@ -382,6 +450,8 @@ export class SerfPool {
     this.#timer?.cancel();
     this.#timer = undefined;
     for (const wake of this.#leftWaiters.splice(0)) wake();
+    for (const pending of this.#keyringQueries.values()) pending.resolve(pending.tally.result());
+    this.#keyringQueries.clear();
     await this.#transport.close();
     await this.#flushSnapshot();
   }
@@ -450,17 +520,7 @@ export class SerfPool {
       case "reconnect":
         return this.#reconnect(output.name, output.to);
       case "keyringRequest":
-        // The keyring is fixed at start (-encrypt); say so rather than stay silent.
-        return this.#serf.handle({
-          type: "keyringResult",
-          requestId: output.requestId,
-          result: {
-            ok: false,
-            message: "Cannot change the keyring: this agent's keyring is fixed at start",
-            keys: [],
-            primaryKey: undefined,
-          },
-        }, this.#now());
+        return this.#applyKeyring(output.requestId, output.operation, output.key);
       case "leaveMemberlist":
         return void this.#transport.leave(this.#serfConfig().broadcastTimeoutMs).then(() => {
           if (this.#closed) return;
@@ -473,12 +533,62 @@ export class SerfPool {
       case "shutdown":
         this.#options.log.warn(`gossip: Cannot stay in the cluster: ${output.reason}`);
         return this.#options.shutdown?.(output.reason);
-      case "queryAck":
       case "queryResponse":
+        return this.#keyringAnswer(output);
       case "queryClosed":
-        // No query of ours is waiting for answers: cairn sends none yet.
+        return this.#keyringClosed(output);
+      case "queryAck":
+        // Keyring queries ask for no acks; nothing else of ours waits for them.
         return;
     }
+  }
+
+  // ---- Keyring queries (Serf's `serfQueries.handleModifyKeyring` and `KeyManager`) ----
+
+  /** Applies a keyring query to our keyring, persists a change, then answers. */
+  #applyKeyring(requestId: number, operation: KeyringOperation, key: Uint8Array): void {
+    const keyring = this.#transport.keyring;
+    const result = applyKeyringOperation(keyring, operation, key);
+    const persist = this.#options.persistKeyring;
+    if (!result.ok || operation === "list" || persist === undefined || keyring === undefined) {
+      this.#serf.handle({ type: "keyringResult", requestId, result }, this.#now());
+      return;
+    }
+    const keys = keyring.keys;
+    // Writes go one at a time, in the order the changes were made.
+    const written = this.#keyringWrites.then(() => persist(keys)).then(
+      () => result,
+      (error: Error): KeyringResult => ({
+        ...result,
+        ok: false,
+        message: `Cannot write the keyring file: ${error.message}`,
+      }),
+    );
+    this.#keyringWrites = written.then(() => undefined);
+    void written.then((answer) => {
+      if (this.#closed) return;
+      this.#serf.handle({ type: "keyringResult", requestId, result: answer }, this.#now());
+      this.#drain();
+    });
+  }
+
+  #keyringAnswer(output: SerfOutput & { type: "queryResponse" }): void {
+    const key = `${output.lamportTime}:${output.id}`;
+    const pending = this.#keyringQueries.get(key);
+    if (pending === undefined) return;
+    pending.tally.add(output.from, output.payload);
+    if (!pending.tally.complete) return;
+    // Everyone answered: stop waiting, as Serf's streamKeyResp returns early.
+    this.#keyringQueries.delete(key);
+    pending.resolve(pending.tally.result());
+  }
+
+  #keyringClosed(output: SerfOutput & { type: "queryClosed" }): void {
+    const key = `${output.lamportTime}:${output.id}`;
+    const pending = this.#keyringQueries.get(key);
+    if (pending === undefined) return;
+    this.#keyringQueries.delete(key);
+    pending.resolve(pending.tally.result());
   }
 
   #serfConfig(): SerfConfig {
@@ -579,6 +689,10 @@ export class SerfPool {
     if (!this.#snapshotWriting) void this.#flushSnapshot();
   }
 
+  #snapshotName(): string {
+    return this.#options.snapshotFileName ?? snapshotFileName;
+  }
+
   async #flushSnapshot(): Promise<void> {
     const files = this.#options.snapshotFiles;
     if (files === undefined || this.#snapshotWriting) return;
@@ -589,10 +703,10 @@ export class SerfPool {
         const bytes = new TextEncoder().encode(text);
         if (this.#snapshotBytes + bytes.length > snapshotBytesMax) {
           const compacted = encodeSnapshotText(this.#recorder!, text);
-          await files.replace(snapshotFileName, new TextEncoder().encode(compacted));
+          await files.replace(this.#snapshotName(), new TextEncoder().encode(compacted));
           this.#snapshotBytes = compacted.length;
         } else {
-          await files.append(snapshotFileName, bytes, { sync: false });
+          await files.append(this.#snapshotName(), bytes, { sync: false });
           this.#snapshotBytes += bytes.length;
         }
       }
@@ -603,6 +717,31 @@ export class SerfPool {
       this.#snapshotWriting = false;
     }
   }
+}
+
+/**
+ * Applies one keyring operation as memberlist's keyring does (`AddKey`, `UseKey`, `RemoveKey`,
+ * `GetKeys`): refusing to use a key not installed or to remove the primary key.
+ *
+ * @param keyring the pool's keyring; `undefined` (plaintext gossip) answers Serf's
+ *   "No keyring to modify"
+ */
+export function applyKeyringOperation(
+  keyring: Keyring | undefined,
+  operation: KeyringOperation,
+  key: Uint8Array,
+): KeyringResult {
+  const failed = (message: string) => ({ ok: false, message, keys: [], primaryKey: undefined });
+  if (keyring === undefined) return failed(noKeyringMessage);
+  try {
+    if (operation === "install") keyring.install(key);
+    else if (operation === "use") keyring.use(key);
+    else if (operation === "remove") keyring.remove(key);
+    else return { ok: true, message: "", keys: [...keyring.keys], primaryKey: keyring.primaryKey };
+  } catch (error) {
+    return failed((error as Error).message);
+  }
+  return { ok: true, message: "", keys: [], primaryKey: undefined };
 }
 
 /** The compacted state, keeping a trailing `leave` so a left agent does not rejoin. */
@@ -617,10 +756,11 @@ function encodeSnapshotText(recorder: SnapshotRecorder, appended: string): strin
 
 async function readSnapshot(
   files: FileStore | undefined,
+  name: string,
   log: GossipLog,
 ): Promise<ReturnType<typeof decodeSnapshot> | undefined> {
   if (files === undefined) return undefined;
-  const bytes = await files.read(snapshotFileName);
+  const bytes = await files.read(name);
   if (bytes === undefined) return undefined;
   const snapshot = decodeSnapshot(new TextDecoder().decode(bytes));
   if (snapshot.skippedLines > 0) {

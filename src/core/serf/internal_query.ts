@@ -143,3 +143,92 @@ export function tallyConflictVote(
   const majority = Math.floor(responses / 2) + 1;
   return { responses, matching, won: matching >= majority };
 }
+
+/** What a keyring query gathered from the cluster (Serf's `KeyResponse`). */
+export interface KeyringTallyResult {
+  /** Members asked: the alive members when the query left (memberlist `NumMembers`). */
+  numNodes: number;
+  /** Answers received. */
+  numResp: number;
+  /** Answers that reported a failure or could not be read. */
+  numErr: number;
+  /** Per member name: its error, or a warning it sent with success. */
+  messages: Record<string, string>;
+  /** Per installed key (base64): how many members listed it (list only). */
+  keys: Record<string, number>;
+  /** Per primary key (base64): how many members use it (list only). */
+  primaryKeys: Record<string, number>;
+  /**
+   * Serf's verdict: "" when every member answered with success, else "N/M nodes reported
+   * failure" or "N/M nodes reported success" (`KeyManager.handleKeyRequest`).
+   */
+  error: string;
+}
+
+/** Members' answers kept per keyring query; answers past this are counted as errors. */
+export const keyringAnswersMax = 65_536;
+
+/**
+ * Adds up the answers to one keyring query as Serf's `KeyManager.streamKeyResp`: each answer
+ * counts once per member, failures and unreadable answers count as errors with their message,
+ * and listed keys are counted per key.
+ *
+ * @example
+ * ```ts
+ * const tally = new KeyringTally(2);
+ * tally.add("a", payloadFromA);
+ * tally.complete; // false until 2 answered
+ * tally.result().error; // "1/2 nodes reported success" if b never answers
+ * ```
+ */
+export class KeyringTally {
+  readonly #numNodes: number;
+  readonly #seen = new Set<string>();
+  readonly #result: Omit<KeyringTallyResult, "error">;
+
+  /** @param numNodes alive members when the query left, ourselves included */
+  constructor(numNodes: number) {
+    this.#numNodes = numNodes;
+    this.#result = { numNodes, numResp: 0, numErr: 0, messages: {}, keys: {}, primaryKeys: {} };
+  }
+
+  /** Whether every member answered (Serf then stops waiting). */
+  get complete(): boolean {
+    return this.#result.numResp >= this.#numNodes;
+  }
+
+  /** Counts the answer of `from`; a second answer from the same member is ignored. */
+  add(from: string, payload: Uint8Array | undefined): void {
+    if (this.#seen.has(from) || this.#seen.size >= keyringAnswersMax) return;
+    this.#seen.add(from);
+    const result = this.#result;
+    result.numResp += 1;
+    const response = decodeKeyResponsePayload(payload);
+    if (response === undefined) {
+      result.messages[from] = "Failed to decode key query response";
+      result.numErr += 1;
+      return;
+    }
+    if (!response.result) result.numErr += 1;
+    if (response.message.length > 0) result.messages[from] = response.message;
+    for (const key of response.keys) result.keys[key] = (result.keys[key] ?? 0) + 1;
+    if (response.primaryKey !== "") {
+      result.primaryKeys[response.primaryKey] = (result.primaryKeys[response.primaryKey] ?? 0) + 1;
+    }
+  }
+
+  /** The totals so far, with Serf's verdict. */
+  result(): KeyringTallyResult {
+    const { numNodes, numResp, numErr } = this.#result;
+    let error = "";
+    if (numErr > 0) error = `${numErr}/${numNodes} nodes reported failure`;
+    else if (numResp !== numNodes) error = `${numResp - numErr}/${numNodes} nodes reported success`;
+    return {
+      ...this.#result,
+      messages: { ...this.#result.messages },
+      keys: { ...this.#result.keys },
+      primaryKeys: { ...this.#result.primaryKeys },
+      error,
+    };
+  }
+}
