@@ -2,7 +2,8 @@
 // linux x64/arm64, macOS x64/arm64 and Windows x64 into dist/cairn-<os>-<arch>[.exe]. Bun
 // fetches each target's runtime (~100 MB) from the npm registry on first use and caches it
 // (runtimes.md §10, P17), so this is not run in CI. Method: one `bun build` per target with the
-// flags of `compile:bun` (ESM, because main.ts uses top-level await: runtimes.md P16), then
+// flags of `compile:bun` (ESM, because main.ts uses top-level await: runtimes.md P16; the Node
+// adapter's @hono/node-server left out), then
 // print each file's size.
 // Usage: deno task compile:bun:all [bun-target ...]
 
@@ -40,6 +41,11 @@ function main(): number {
       "--minify",
       "--bytecode",
       "--format=esm",
+      // Only the Node adapter imports it; bundled, its static node:http import would be hoisted
+      // to the top of the executable and load node:http, node:net and node:stream on Bun
+      // (~3 MiB idle, docs/benchmarks.md).
+      "--external",
+      "@hono/node-server",
       `--target=${target}`,
       "src/cli/main.ts",
       "--outfile",

@@ -1,7 +1,7 @@
 /**
  * The parts of a {@link Runtime} that are the same on Deno, Bun and Node: clocks, timers and
- * random bytes on web globals, and everything else on the `node:` modules all three provide.
- * Each runtime's adapter adds what differs (its HTTP server, its arguments).
+ * random bytes on web globals, and files and processes on the `node:` modules all three provide.
+ * Each runtime's adapter adds what differs (its HTTP server, its sockets, its arguments).
  *
  * @module
  */
@@ -13,12 +13,13 @@ import type {
   HttpServer,
   PacketSocket,
   Runtime,
+  Stream,
+  StreamListener,
   TimerHandle,
   TimerOptions,
   Timers,
 } from "../src/runtime.ts";
 import { openNodeFiles } from "./_node_files.ts";
-import { bindNodePackets, dialNode, listenNodeStreams } from "./_node_net.ts";
 import {
   exitProcess,
   onProcessSignal,
@@ -44,8 +45,18 @@ export interface NativeParts {
   serveHttp(fetch: FetchHandler, at: Address): Promise<HttpServer>;
   /** The arguments after the program and script. @default {process.argv.slice(2)} */
   args?(): string[];
-  /** Binds a UDP socket. @default {node:dgram} */
-  bindPackets?(at: Address): Promise<PacketSocket>;
+  /** Writes to standard output. @default {process.stdout.write} */
+  writeStdout?(text: string): void;
+  /** Writes to standard error. @default {process.stderr.write} */
+  writeStderr?(text: string): void;
+  /**
+   * Binds a UDP socket, listens and dials over TCP: `node:dgram` and `node:net`
+   * (runtimes/_node_net.ts) on Deno and Node, Bun's own sockets on Bun. Passed in, not imported
+   * here, so that Bun never loads `node:net` and `node:dgram` (~9 MiB of its idle memory).
+   */
+  bindPackets(at: Address): Promise<PacketSocket>;
+  listenStreams(at: Address, accept: (stream: Stream) => void): Promise<StreamListener>;
+  dial(to: Address, options: { timeoutMs: number }): Promise<Stream>;
 }
 
 /**
@@ -60,9 +71,9 @@ export function createNodeApiRuntime(native: NativeParts): Runtime {
     clock: createClock(),
     timers: createTimers(),
     randomBytes: fillRandomBytes,
-    bindPackets: native.bindPackets ?? bindNodePackets,
-    listenStreams: listenNodeStreams,
-    dial: dialNode,
+    bindPackets: native.bindPackets,
+    listenStreams: native.listenStreams,
+    dial: native.dial,
     serveHttp: native.serveHttp,
     fetch: (input: string | URL | Request, init?: RequestInit) => globalThis.fetch(input, init),
     files: openNodeFiles,
@@ -70,8 +81,8 @@ export function createNodeApiRuntime(native: NativeParts): Runtime {
     onSignal: onProcessSignal,
     args: native.args ?? processArgs,
     env: processEnv,
-    writeStdout,
-    writeStderr,
+    writeStdout: native.writeStdout ?? writeStdout,
+    writeStderr: native.writeStderr ?? writeStderr,
     readStdin,
     exit: exitProcess,
   });

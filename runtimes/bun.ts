@@ -1,15 +1,20 @@
 /**
- * The {@link Runtime} for Bun: HTTP on `Bun.serve`, UDP on `Bun.udpSocket` (measured 14 % more
- * round trips per second here than `node:dgram` on Bun), everything else on the `node:` modules
- * Bun provides (reference/runtimes.md §11).
+ * The {@link Runtime} for Bun: HTTP on `Bun.serve`, UDP on `Bun.udpSocket`, TCP on `Bun.listen`
+ * and `Bun.connect`, standard output and error on `writeSync`, everything else (files, processes)
+ * on the `node:` modules Bun provides (reference/runtimes.md §11). Nothing here loads `node:net`
+ * or `node:dgram` or touches `process.stdout`: on Bun they cost ~6, ~3 and ~6 MiB of an idle
+ * agent's memory (docs/benchmarks.md, edge footprint), and test/runtime/bun_adapter_test.ts
+ * checks that they stay out.
  *
  * @module
  */
 
-import type { Address, FetchHandler, HttpServer, PacketSocket, Runtime } from "../src/runtime.ts";
+import type { Address, FetchHandler, HttpServer, Runtime } from "../src/runtime.ts";
+import { dialBun, listenBunStreams } from "./_bun_tcp.ts";
+import { writeBunStderr, writeBunStdout } from "./_bun_stdio.ts";
+import { bindBunPackets } from "./_bun_udp.ts";
 import { formatAddress, operationError } from "./_errors.ts";
 import { createNodeApiRuntime } from "./_node_apis.ts";
-import { ipVersionOf } from "./_node_net.ts";
 
 /** The slice of the `Bun` namespace used here, typed structurally so tsc needs no Bun types. */
 interface BunNamespace {
@@ -20,23 +25,6 @@ interface BunNamespace {
     reusePort: boolean;
     fetch(request: Request, server: BunServer): Response | Promise<Response>;
   }): BunServer;
-  udpSocket(options: {
-    hostname: string;
-    port: number;
-    binaryType: "uint8array";
-    socket: {
-      data(socket: BunUdpSocket, data: Uint8Array, port: number, address: string): void;
-      error(socket: BunUdpSocket, error: Error): void;
-    };
-  }): Promise<BunUdpSocket>;
-}
-
-/** The slice of Bun's `udp.Socket` used here. */
-interface BunUdpSocket {
-  readonly address: { address: string; port: number };
-  send(data: Uint8Array, port: number, address: string): boolean;
-  unref(): void;
-  close(): void;
 }
 
 /** The slice of Bun's `Server` used here. */
@@ -58,6 +46,10 @@ export function createBunRuntime(): Runtime {
     name: "bun",
     serveHttp: serveBunHttp,
     bindPackets: bindBunPackets,
+    listenStreams: listenBunStreams,
+    dial: dialBun,
+    writeStdout: writeBunStdout,
+    writeStderr: writeBunStderr,
   });
 }
 
@@ -101,51 +93,4 @@ function serveBunHttp(fetch: FetchHandler, at: Address): Promise<HttpServer> {
       return closed;
     },
   });
-}
-
-/** Binds a UDP socket with `Bun.udpSocket`, unref'd. Each datagram arrives in its own buffer. */
-async function bindBunPackets(at: Address): Promise<PacketSocket> {
-  ipVersionOf(at, "bind packets on");
-  let handle: ((bytes: Uint8Array, from: Address) => void) | undefined;
-  let socket: BunUdpSocket;
-  try {
-    socket = await bunNamespace().udpSocket({
-      hostname: at.host,
-      port: at.port,
-      binaryType: "uint8array",
-      socket: {
-        data(_socket, data, port, host) {
-          handle?.(data, { host, port });
-        },
-        // Best effort: an ICMP error loses a datagram, nothing more.
-        error() {},
-      },
-    });
-  } catch (error) {
-    throw operationError(`bind packets on ${formatAddress(at)}`, error);
-  }
-  socket.unref();
-  let closed = false;
-  return {
-    address: { host: socket.address.address, port: socket.address.port },
-    send(bytes: Uint8Array, to: Address): void {
-      if (closed) return;
-      try {
-        // Bun throws at once where node:dgram reports to a callback (EAFNOSUPPORT, bad port).
-        socket.send(bytes, to.port, to.host);
-      } catch {
-        // Best effort: the datagram is lost.
-      }
-    },
-    onPacket(next: (bytes: Uint8Array, from: Address) => void): void {
-      handle = next;
-    },
-    close(): Promise<void> {
-      if (!closed) {
-        closed = true;
-        socket.close();
-      }
-      return Promise.resolve();
-    },
-  };
 }

@@ -8,6 +8,7 @@
 import type { Address, FetchHandler, HttpServer, Runtime } from "../src/runtime.ts";
 import { formatAddress, operationError } from "./_errors.ts";
 import { createNodeApiRuntime } from "./_node_apis.ts";
+import { bindNodePackets, dialNode, listenNodeStreams } from "./_node_net.ts";
 
 /** The slice of the `Deno` namespace used here, typed structurally so tsc needs no Deno types. */
 interface DenoNamespace {
@@ -40,6 +41,9 @@ export function createDenoRuntime(): Runtime {
   return createNodeApiRuntime({
     name: "deno",
     serveHttp: serveDenoHttp,
+    bindPackets: bindNodePackets,
+    listenStreams: listenNodeStreams,
+    dial: dialNode,
     args: () => [...denoNamespace().args],
   });
 }

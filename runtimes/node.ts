@@ -8,6 +8,7 @@
 import type { Address, FetchHandler, HttpServer, Runtime } from "../src/runtime.ts";
 import { formatAddress, operationError } from "./_errors.ts";
 import { createNodeApiRuntime } from "./_node_apis.ts";
+import { bindNodePackets, dialNode, listenNodeStreams } from "./_node_net.ts";
 
 /**
  * Creates the Runtime for Node (20 or later).
@@ -15,7 +16,13 @@ import { createNodeApiRuntime } from "./_node_apis.ts";
  * @returns the runtime
  */
 export function createNodeRuntime(): Runtime {
-  return createNodeApiRuntime({ name: "node", serveHttp: serveNodeHttp });
+  return createNodeApiRuntime({
+    name: "node",
+    serveHttp: serveNodeHttp,
+    bindPackets: bindNodePackets,
+    listenStreams: listenNodeStreams,
+    dial: dialNode,
+  });
 }
 
 /** The slice of `node:http`'s `Server` used here, beyond what every server type has. */

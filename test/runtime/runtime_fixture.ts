@@ -4,6 +4,7 @@
 //   unref            opens one of every resource unref'd, prints "started", and must exit by itself
 //   keep-alive       schedules a keepAlive timer that prints "fired" after 300 ms
 //   signal           sends itself SIGHUP and prints "SIGHUP" from its onSignal handler
+//   stdio            writes 3,000 numbered lines to stdout and one to stderr, then exits at once
 import process from "node:process";
 import { detectRuntime } from "../../runtimes/mod.ts";
 
@@ -38,6 +39,14 @@ async function main(): Promise<void> {
     });
     process.kill(process.pid, "SIGHUP");
     return;
+  }
+  if (mode === "stdio") {
+    // More than a pipe buffer holds (64 KiB on Linux): nothing may be lost at the exit.
+    for (let line = 0; line < 3_000; line++) {
+      runtime.writeStdout(`line ${String(line).padStart(4, "0")} ${"x".repeat(50)}\n`);
+    }
+    runtime.writeStderr("to stderr\n");
+    runtime.exit(0);
   }
   throw new TypeError(`Cannot run fixture: unknown mode "${mode}"`);
 }
