@@ -522,16 +522,7 @@ class Agent implements RunningAgent, AgentApi {
         nodeName: this.nodeName,
         bind: { host: this.config.bindAddr, port },
         advertiseHost: this.#advertise,
-        tags: consulTags({
-          server: this.config.server,
-          datacenter: this.datacenter,
-          nodeId: this.#nodeId,
-          serverPort: this.config.ports.server,
-          bootstrapExpect: this.config.bootstrapExpect,
-          dev: this.config.dev,
-          version: cairnVersion,
-          wanJoinPort: this.config.ports.serfWan > 0 ? this.config.ports.serfWan : undefined,
-        }),
+        tags: this.#consulTags("lan"),
         encrypt: this.config.encrypt,
         retryJoin: this.config.retryJoin,
         dataDir: this.config.dev ? undefined : this.config.dataDir,
@@ -546,6 +537,21 @@ class Agent implements RunningAgent, AgentApi {
     }
   }
 
+  /** Consul's member tags; on the LAN a server also names its WAN port for flood joins. */
+  #consulTags(pool: "lan" | "wan"): Record<string, string> {
+    const wanPort = this.config.ports.serfWan;
+    return consulTags({
+      server: this.config.server,
+      datacenter: this.datacenter,
+      nodeId: this.#nodeId,
+      serverPort: this.config.ports.server,
+      bootstrapExpect: this.config.bootstrapExpect,
+      dev: this.config.dev,
+      version: cairnVersion,
+      wanJoinPort: pool === "lan" && wanPort > 0 ? wanPort : undefined,
+    });
+  }
+
   /** Servers (and -dev) also join the WAN pool, as Consul's; not when the LAN pool is off. */
   async #startWan(log: Parameters<typeof LanPool.start>[1]["log"]): Promise<void> {
     const port = this.config.ports.serfWan;
@@ -555,15 +561,7 @@ class Agent implements RunningAgent, AgentApi {
       datacenter: this.datacenter,
       bind: { host: this.config.bindAddr, port },
       advertiseHost: this.#advertise,
-      tags: consulTags({
-        server: true,
-        datacenter: this.datacenter,
-        nodeId: this.#nodeId,
-        serverPort: this.config.ports.server,
-        bootstrapExpect: this.config.bootstrapExpect,
-        dev: this.config.dev,
-        version: cairnVersion,
-      }),
+      tags: this.#consulTags("wan"),
       encrypt: this.config.encrypt,
       retryJoin: this.config.retryJoinWan,
       dataDir: this.config.dev ? undefined : this.config.dataDir,

@@ -12,7 +12,7 @@
  */
 
 import { parseGoDurationMs } from "../core/go_duration.ts";
-import { readBody } from "./json_input.ts";
+import { readBody, readStreamBounded } from "./json_input.ts";
 
 /** Path prefixes whose data lives on the servers. */
 export const forwardedPathPrefixes: readonly string[] = [
@@ -189,27 +189,8 @@ async function readBounded(
   stream: ReadableStream<Uint8Array> | null,
   bytesMax: number,
 ): Promise<Uint8Array | undefined> {
-  if (stream === null) return new Uint8Array(0);
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > bytesMax) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return body;
+  const body = await readStreamBounded(stream, bytesMax);
+  return typeof body === "number" ? undefined : body;
 }
 
 function textAnswer(status: number, text: string, leader: string): ForwardedResponse {

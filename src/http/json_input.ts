@@ -7,6 +7,7 @@
  */
 
 import { z } from "zod";
+import { concatBytes } from "../core/wire/codec.ts";
 import { badRequest, HttpError } from "./http_error.ts";
 
 function foldKey(key: string): string {
@@ -57,8 +58,22 @@ export function parseWith<T>(schema: z.ZodType<T>, input: unknown, what: string)
 export async function readBody(request: Request, bytesMax: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > bytesMax) throw tooLarge(declared, bytesMax);
-  if (request.body === null) return new Uint8Array(0);
-  const reader = request.body.getReader();
+  const body = await readStreamBounded(request.body, bytesMax);
+  if (typeof body === "number") throw tooLarge(body, bytesMax);
+  return body;
+}
+
+/**
+ * Reads a byte stream whole, or stops (and cancels it) once more than `bytesMax` bytes came.
+ *
+ * @returns the bytes, or the count read when it stopped
+ */
+export async function readStreamBounded(
+  stream: ReadableStream<Uint8Array> | null,
+  bytesMax: number,
+): Promise<Uint8Array | number> {
+  if (stream === null) return new Uint8Array(0);
+  const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   while (true) {
@@ -67,18 +82,11 @@ export async function readBody(request: Request, bytesMax: number): Promise<Uint
     total += value.length;
     if (total > bytesMax) {
       await reader.cancel();
-      throw tooLarge(total, bytesMax);
+      return total;
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0];
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return body;
+  return chunks.length === 1 ? chunks[0] : concatBytes(chunks);
 }
 
 function tooLarge(size: number, bytesMax: number): HttpError {
