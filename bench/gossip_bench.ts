@@ -1,7 +1,7 @@
 // Goal: cairn's LAN gossip against the real HashiCorp serf agent (Debian's `serf` 0.8.2), N
 // agents of each on loopback, measured in the same run with memberlist's LAN defaults on both.
 // Method: the systems run one after the other (never at the same time, so they do not share
-// the 2 cores). N `cairn agent -dev` on 127.0.12.1..N (gossip port 7946), or N `serf agent` on
+// the 2 cores). N cairn agents (one server, the rest clients; `--cairn-shape`) on 127.0.12.1..N (gossip port 7946), or N `serf agent` on
 // 127.0.12.61..60+N (N <= 60). serf runs twice: with the tags a Consul server advertises (the
 // same keys and value lengths as cairn's, so both carry the same member metadata, about 140
 // bytes, and the same bytes per alive message), and with none (serf's default); `--serf-tags`
@@ -23,6 +23,8 @@
 // - detect: the last agent is SIGKILLed, until every other agent lists it failed.
 // Every wait is bounded; every process is killed at the end.
 // Run: deno run -A bench/gossip_bench.ts [--agents=10,50] [--serf-tags=consul,none]
+//   [--cairn-shape=client|dev] (client, the default: the first cairn agent a one-server cluster,
+//   the others client agents, as most agents of a Consul datacenter; dev: every agent `-dev`)
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -35,6 +37,7 @@ const { values } = parseArgs({
     agents: { type: "string", default: "10" },
     "serf-tags": { type: "string", default: "consul,none" },
     "idle-seconds": { type: "string", default: "60" },
+    "cairn-shape": { type: "string", default: "client" },
   },
 });
 /** Agents of each system at most: cairn takes 127.0.12.1..60, serf 127.0.12.61..120. */
@@ -46,6 +49,7 @@ const serfHost = (i: number) => `127.0.12.${1 + agentsMax + i}`;
 const serfBin = "/usr/bin/serf";
 const waitMs = 60_000;
 const idleMs = Math.max(5, Number(values["idle-seconds"]) || 60) * 1_000;
+const cairnShape = values["cairn-shape"] === "dev" ? "dev" : "client";
 const gossipPort = 7946;
 const clockTicks = 100; // USER_HZ on Linux
 
@@ -184,14 +188,28 @@ interface Result extends IdleFigures {
   detectMs: number;
 }
 
+/**
+ * How each cairn agent runs: `dev` (every agent a one-server cluster in memory: Raft, HTTP, DNS
+ * and gossip), or `client` (the first agent a durable one-server cluster, the others client
+ * agents: gossip, HTTP, DNS, anti-entropy to that server, as most agents of a Consul datacenter).
+ */
+function cairnArgs(shape: string, index: number, dataDir: string): string[] {
+  const common = [`-node=c${index + 1}`, `-serf-lan-port=${gossipPort}`];
+  if (shape === "dev") return common;
+  const dir = `-data-dir=${join(dataDir, `c${index + 1}`)}`;
+  return index === 0 ? [...common, "-server", "-bootstrap-expect=1", dir] : [...common, dir];
+}
+
 async function runCairn(count: number): Promise<Result> {
   const agents: AgentProcess[] = [];
+  const dataDir = mkdtempSync(join(tmpdir(), "cairn-gossip-bench-"));
   try {
     const started = await Promise.allSettled(
       Array.from({ length: count }, (_, i) =>
         startAgentProcess({
           host: cairnHost(i),
-          args: [`-node=c${i + 1}`, `-serf-lan-port=${gossipPort}`],
+          args: cairnArgs(cairnShape, i, dataDir),
+          dev: cairnShape === "dev",
           startTimeoutMs: 60_000,
         })),
     );
@@ -272,9 +290,10 @@ async function runCairn(count: number): Promise<Result> {
     });
     const { slowestMs: joinMs, medianMs: joinMedianMs, done: joinedAgents } = spread(joinTimes);
     const figures = { joinErrors, joinMs, joinMedianMs, joinedAgents, eventMs, detectMs };
-    return { system: "cairn", agents: count, ...figures, falseFailures, ...idle };
+    return { system: `cairn (${cairnShape})`, agents: count, ...figures, falseFailures, ...idle };
   } finally {
     await Promise.all(agents.map((agent) => agent.stop(1_000)));
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -425,7 +444,7 @@ for (const r of results) {
 for (const serfRow of results.filter((r) => r.system.startsWith("serf"))) {
   const count = serfRow.agents;
   const serf = serfRow;
-  const cairn = results.find((r) => r.agents === count && r.system === "cairn")!;
+  const cairn = results.find((r) => r.agents === count && r.system.startsWith("cairn"))!;
   const ratio = (a: number, b: number) => (a / b).toFixed(2);
   console.log(
     `| cairn / ${serf.system} | ${count} | | ${ratio(cairn.joinMs, serf.joinMs)} | ${
