@@ -6,8 +6,10 @@
 // sends its next request as soon as the previous answer arrives, for DURATION seconds per
 // cell. Server CPU per operation comes from /proc/<pid>/stat (utime + stime of all servers);
 // RSS is the sum of the servers' VmRSS after the run.
+// Each cell runs its load unmeasured for `--warmup` seconds first (both systems alike), so a
+// freshly started JIT runtime's compile work does not count as per-request CPU.
 // Run: deno run -A bench/kv_bench.ts [--seconds=5] [--clients=1,16,64]
-//   [--ops=write,stale,consistent]
+//   [--ops=write,stale,consistent] [--warmup=1]
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
@@ -21,9 +23,11 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "5" },
     clients: { type: "string", default: "1,16,64" },
     ops: { type: "string", default: "write,stale,consistent" },
+    warmup: { type: "string", default: "1" },
   },
 });
 const seconds = Math.min(30, Math.max(1, Number(values.seconds)));
+const warmupSeconds = Math.min(30, Math.max(0, Number(values.warmup)));
 const clientCounts = values.clients.split(",").map(Number).filter((n) => n >= 1 && n <= 256);
 const selectedOps = values.ops.split(",");
 const root = mkdtempSync(join(tmpdir(), "cairn-kv-bench-"));
@@ -97,15 +101,11 @@ interface Target {
   body: (i: number) => string;
 }
 
-async function load(target: Target, clients: number, pids: number[]) {
-  const connections = Array.from(
-    { length: clients },
-    () => new Connection(target.host, target.port),
-  );
+/** Sends requests on every connection for `durationS` seconds; latencies and errors. */
+async function drive(target: Target, connections: Connection[], durationS: number) {
   const latencies: number[] = [];
   let errors = 0;
-  const cpuBefore = cpuTicks(pids);
-  const endAt = performance.now() + seconds * 1000;
+  const endAt = performance.now() + durationS * 1000;
   let counter = 0;
   await Promise.all(connections.map(async (connection) => {
     while (performance.now() < endAt) {
@@ -116,6 +116,19 @@ async function load(target: Target, clients: number, pids: number[]) {
       latencies.push(performance.now() - started);
     }
   }));
+  return { latencies, errors };
+}
+
+async function load(target: Target, clients: number, pids: number[]) {
+  const connections = Array.from(
+    { length: clients },
+    () => new Connection(target.host, target.port),
+  );
+  // Unmeasured: the same load first, so a JIT runtime's compile work and first-touch
+  // allocations fall outside the measured cell (`--warmup=0` measures from a cold start).
+  if (warmupSeconds > 0) await drive(target, connections, warmupSeconds);
+  const cpuBefore = cpuTicks(pids);
+  const { latencies, errors } = await drive(target, connections, seconds);
   const cpuAfter = cpuTicks(pids);
   for (const connection of connections) connection.close();
   latencies.sort((a, b) => a - b);
@@ -279,7 +292,10 @@ try {
       );
     }
   }
-  console.log(`3 cairn servers vs 3 etcd 3.4 members, ${seconds} s per cell, 100-byte values\n`);
+  console.log(
+    `3 cairn servers vs 3 etcd 3.4 members, ${seconds} s per cell after ${warmupSeconds} s ` +
+      `unmeasured, 100-byte values\n`,
+  );
   console.log(
     "| operation | clients | cairn req/s | cairn p50 / p99 ms | cairn CPU ms/op | etcd req/s | etcd p50 / p99 ms | etcd CPU ms/op | ratio |",
   );
@@ -295,8 +311,20 @@ try {
   );
 } finally {
   await Promise.all(cairn.agents.map((agent) => agent.stop()));
+  // Wait for the members to exit (at most 5 s), so a run right after this one can bind the
+  // same addresses.
+  const exited = etcd.processes.map((child) =>
+    child.exitCode !== null || child.signalCode !== null
+      ? Promise.resolve()
+      : new Promise((resolve) => child.once("exit", resolve))
+  );
   for (const child of etcd.processes) child.kill("SIGTERM");
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(exited),
+    new Promise((resolve) => timer = setTimeout(resolve, 5_000)),
+  ]);
+  clearTimeout(timer);
   rmSync(root, { recursive: true, force: true });
 }
 process.exit(0);

@@ -263,7 +263,7 @@ export class RaftServer {
   readonly #directory: ServerDirectory;
   readonly #appliedWaiters: AppliedWaiter[] = [];
   /** Empty appends held by `#holdCommitNews`, by follower, and the timer that sends them. */
-  readonly #heldCommitNews = new Map<ServerId, Message>();
+  readonly #heldCommitNews = new Map<ServerId, { message: Message; sinceMs: number }>();
   #commitNewsTimer: TimerHandle | undefined;
   /** Packs the entries of one batch of sends once for every follower. */
   readonly #packer = new EntryPacker();
@@ -513,18 +513,44 @@ export class RaftServer {
    * commit index and replaces it, so a steady writer costs one append and one ack per write
    * and follower, not two. Dropping a held append is safe (Raft treats it as a lost message);
    * heartbeats carry the commit index too. Returns false when it must go now.
+   * The delay counts from the first news held for that follower (a newer one replaces it but
+   * keeps that time), not from the timer's start: a steady writer's next append then replaces
+   * every commit news, rather than the timer sending whichever news it happens to find.
    */
   #holdCommitNews(message: Extract<Message, { type: "appendEntries" }>): boolean {
     const delayMs = this.#config.commitNewsDelayMs;
     if (delayMs <= 0 || this.#stopped) return false;
-    this.#heldCommitNews.set(message.to, message);
-    this.#commitNewsTimer ??= this.#runtime.timers.after(delayMs, () => {
-      this.#commitNewsTimer = undefined;
-      const held = [...this.#heldCommitNews.values()];
-      this.#heldCommitNews.clear();
-      if (!this.#stopped && held.length > 0) this.#send(held, false);
-    });
+    const sinceMs = this.#heldCommitNews.get(message.to)?.sinceMs ??
+      this.#runtime.clock.monotonicMs();
+    this.#heldCommitNews.set(message.to, { message, sinceMs });
+    this.#commitNewsTimer ??= this.#runtime.timers.after(delayMs, () => this.#sendDueNews());
     return true;
+  }
+
+  /** Sends the held appends that waited `commitNewsDelayMs`; waits again for the others. */
+  #sendDueNews(): void {
+    this.#commitNewsTimer = undefined;
+    if (this.#stopped) return;
+    const delayMs = this.#config.commitNewsDelayMs;
+    const nowMs = this.#runtime.clock.monotonicMs();
+    const due: Message[] = [];
+    let waitMs = delayMs;
+    for (const [to, held] of this.#heldCommitNews) {
+      const leftMs = held.sinceMs + delayMs - nowMs;
+      // Timers fire in whole milliseconds: one due within half of one goes now.
+      if (leftMs > 0.5) waitMs = Math.min(waitMs, leftMs);
+      else {
+        due.push(held.message);
+        this.#heldCommitNews.delete(to);
+      }
+    }
+    if (due.length > 0) this.#send(due, false);
+    if (this.#heldCommitNews.size > 0) {
+      this.#commitNewsTimer = this.#runtime.timers.after(
+        Math.ceil(waitMs),
+        () => this.#sendDueNews(),
+      );
+    }
   }
 
   /**
@@ -1049,6 +1075,8 @@ export class RaftServer {
       this.#driveAgain = true;
       return;
     }
+    // Most kicks after a write's first ack find nothing to do: skip the loop's promises then.
+    if (!this.#raft.hasReady()) return;
     void this.#drive();
   }
 

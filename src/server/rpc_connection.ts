@@ -8,6 +8,7 @@
  */
 
 import type { Stream, TimerHandle, Timers } from "../runtime.ts";
+import { concatBytes } from "../core/wire/codec.ts";
 import { decodeFrameBody, encodeFrame, type Frame, FrameReader } from "./_rpc_frame.ts";
 
 /** Bounds of one connection; every one is a `...Max`. */
@@ -257,14 +258,7 @@ export class RpcConnection {
     const frames = this.#queue.splice(0, count);
     this.#queuedBytes -= bytes;
     this.#stats.framesSent += count;
-    if (count === 1) return frames[0];
-    const joined = new Uint8Array(bytes);
-    let at = 0;
-    for (const frame of frames) {
-      joined.set(frame, at);
-      at += frame.byteLength;
-    }
-    return joined;
+    return count === 1 ? frames[0] : concatBytes(frames);
   }
 
   /** Queues the next chunk of the oldest large send; false when there is none. */

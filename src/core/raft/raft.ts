@@ -939,12 +939,16 @@ export class Raft {
   // ---------------------------------------------------------------------------------------------
   // Ready / advance.
 
-  /** True when `ready()` has something for the shell. */
+  /**
+   * True when `ready()` has something for the shell. Pending appends are built into the
+   * outbox here (as `ready()` would): an ack that leaves nothing to send (the follower has
+   * every entry, and its commit news already left) then makes no empty `Ready`, which cost
+   * the shell a turn of its ready loop for every second ack of every write.
+   */
   hasReady(): boolean {
     if (this.#handed !== undefined) return false;
-    if (this.#messages.length > 0 || this.#readStates.length > 0 || this.#appendPending) {
-      return true;
-    }
+    this.#flushAppends();
+    if (this.#messages.length > 0 || this.#readStates.length > 0) return true;
     if (this.#log.pendingSnapshot !== undefined) return true;
     if (this.#log.hasUnpersisted()) return true;
     if (this.#log.committed > this.#log.applied) return true;
