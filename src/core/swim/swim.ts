@@ -894,9 +894,11 @@ export class Swim {
     const overhead = compoundPartOverheadBytes;
     const messages = this.#queue.take(overhead, limitBytes, transmitLimit);
     this.#checkFinished();
+    // Size what was taken only when user broadcasts wait for the room left (every packet passes).
+    if (this.#userQueue.length === 0) return messages;
     let usedBytes = 0;
     for (const message of messages) usedBytes += messageBytes(message) + overhead;
-    if (this.#userQueue.length === 0 || limitBytes - usedBytes <= overhead) return messages;
+    if (limitBytes - usedBytes <= overhead) return messages;
     messages.push(...this.#userQueue.take(overhead, limitBytes - usedBytes, transmitLimit));
     return messages;
   }
