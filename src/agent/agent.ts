@@ -796,9 +796,8 @@ class Agent implements RunningAgent, AgentApi {
       build: `${cairnVersion}:cairn`,
       bootstrap: "1",
     };
-    const name = wan ? `${this.nodeName}.${this.datacenter}` : this.nodeName;
-    const port = wan ? this.config.ports.serfWan : this.config.ports.serfLan;
-    return [{ name, addr: this.#advertise, port, tags, status: 1 }];
+    const port = this.config.ports.serfLan;
+    return [{ name: this.nodeName, addr: this.#advertise, port, tags, status: 1 }];
   }
 
   self(): Record<string, unknown> {

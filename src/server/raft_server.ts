@@ -1055,7 +1055,6 @@ export class RaftServer {
   // ---------------------------------------------------------------------------------------------
   // The ready loop.
 
-  /** Runs the ready loop soon, unless it is running (then it loops once more). */
   /**
    * Runs the ready loop once the requests that arrived with this one were read: reads in one
    * turn of the event loop then share one heartbeat round (`Raft.readIndex()` batches the
@@ -1070,6 +1069,7 @@ export class RaftServer {
     });
   }
 
+  /** Runs the ready loop soon, unless it is running (then it loops once more). */
   #kick(): void {
     if (this.#driving !== undefined) {
       this.#driveAgain = true;
