@@ -7,6 +7,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type AgentProcess, startAgentProcess } from "./agent_process.ts";
+import { waitFor } from "./wait_for.ts";
 
 /** How one server process is started. */
 export interface ServerStart {
@@ -123,18 +124,16 @@ export async function eventually<T>(
   timeoutMs: number,
   what: string,
 ): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
   let last: unknown;
-  while (performance.now() < deadline) {
+  const attempt = async () => {
     try {
-      const value = await probe();
-      if (value !== undefined) return value;
+      return await probe();
     } catch (error) {
       last = error;
+      return undefined;
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; last error: ${last}`);
+  };
+  return await waitFor(what, attempt, timeoutMs, () => `; last error: ${last}`);
 }
 
 /** The leader ("ip:8300") every server in `running` agrees on, once they do (not `not`). */

@@ -13,7 +13,16 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AgentProcess, startAgentProcess } from "../_support/agent_process.ts";
+import type { AgentProcess } from "../_support/agent_process.ts";
+import {
+  agreedLeader,
+  eventually,
+  getJson,
+  kill,
+  putKey,
+  readKey,
+  startServer,
+} from "../_support/raft_cluster.ts";
 
 const hosts = ["127.0.0.51", "127.0.0.52", "127.0.0.53"];
 const root = mkdtempSync(join(tmpdir(), "cairn-cluster-"));
@@ -26,98 +35,13 @@ after(async () => {
 
 function start(host: string): Promise<AgentProcess> {
   const at = hosts.indexOf(host);
-  return startAgentProcess({
+  return startServer({
     host,
-    dev: false,
-    startTimeoutMs: 40_000,
-    args: [
-      "-server",
-      "-bootstrap-expect=3",
-      `-data-dir=${join(root, `server-${at + 1}`)}`,
-      `-node=cluster-${at + 1}`,
-      "-serf-lan-port=-1",
-      ...hosts.filter((other) => other !== host).map((other) => `-retry-join=${other}`),
-    ],
+    node: `cluster-${at + 1}`,
+    dataDir: join(root, `server-${at + 1}`),
+    join: hosts,
+    bootstrapExpect: 3,
   });
-}
-
-async function kill(agent: AgentProcess): Promise<void> {
-  const child = agent.child;
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.on("exit", resolve));
-  child.kill("SIGKILL");
-  await exited;
-}
-
-async function getJson(url: string): Promise<unknown> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  if (response.status !== 200) {
-    throw new Error(`GET ${url}: ${response.status} ${await response.text()}`);
-  }
-  return await response.json();
-}
-
-async function putKey(agent: AgentProcess, key: string, value: string): Promise<boolean> {
-  try {
-    const response = await fetch(`${agent.httpUrl}/v1/kv/${key}`, {
-      method: "PUT",
-      body: value,
-      signal: AbortSignal.timeout(10_000),
-    });
-    return response.status === 200 && (await response.text()) === "true";
-  } catch {
-    return false; // Refused, cut off or timed out: not acknowledged.
-  }
-}
-
-async function readKey(
-  agent: AgentProcess,
-  key: string,
-  mode: string,
-): Promise<string | undefined> {
-  const response = await fetch(`${agent.httpUrl}/v1/kv/${key}?raw&${mode}`, {
-    signal: AbortSignal.timeout(10_000),
-  });
-  const body = await response.text();
-  if (response.status === 404) return undefined;
-  if (response.status !== 200) throw new Error(`GET ${key}?${mode}: ${response.status} ${body}`);
-  return body;
-}
-
-async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  let last: unknown;
-  while (performance.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; last error: ${last}`);
-}
-
-/** The leader every running server agrees on, once they do. */
-async function agreedLeader(running: AgentProcess[], not = ""): Promise<string> {
-  return await eventually(
-    async () => {
-      const leaders = await Promise.all(
-        running.map((agent) => getJson(`${agent.httpUrl}/v1/status/leader`)),
-      );
-      const first = leaders[0];
-      const agreed = typeof first === "string" && first !== "" && first !== not &&
-        leaders.every((other) => other === first);
-      return agreed ? first as string : undefined;
-    },
-    20_000,
-    "one leader that every server knows",
-  );
 }
 
 describe("a three-server cluster", () => {
