@@ -17,6 +17,16 @@ bun_rc=${PIPESTATUS[0]}
 sed 's/\x1b\[[0-9;]*m//g' .tmp/deno.log | awk '/^(ok|FAILED) \|/{for(i=1;i<=NF;i++){if($(i+1)~/^passed/)p=$i;if($(i+1)~/^failed/)f=$i}}END{printf "deno: %d passed, %d failed\n",p,f}'
 sed 's/\x1b\[[0-9;]*m//g' .tmp/bun.log | awk '/^ *[0-9]+ pass$/{p=$1}/^ *[0-9]+ fail$/{f=$1}END{printf "bun: %d passed, %d failed\n",p,f}'
 if [ "$deno_rc" -ne 0 ] || [ "$bun_rc" -ne 0 ]; then
+  # CI keeps only the end of the log: repeat what failed, with the first lines of each reason.
+  if [ "$deno_rc" -ne 0 ]; then
+    echo "deno failures (reasons first, from .tmp/deno.log):"
+    sed 's/\x1b\[[0-9;]*m//g' .tmp/deno.log | awk '/^ ERRORS $/{on=1;next}/^ FAILURES $/{on=0}on' | head -n 60
+    sed 's/\x1b\[[0-9;]*m//g' .tmp/deno.log | awk '/^ FAILURES $/{on=1;next}/^(ok|FAILED) \|/{on=0}on' | head -n 20
+  fi
+  if [ "$bun_rc" -ne 0 ]; then
+    echo "bun failures (from .tmp/bun.log):"
+    sed 's/\x1b\[[0-9;]*m//g' .tmp/bun.log | grep -E '^\(fail\)|error:' | head -n 30
+  fi
   echo "tests failed: deno exit $deno_rc, bun exit $bun_rc"
   exit 1
 fi
