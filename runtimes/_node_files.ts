@@ -28,6 +28,13 @@ import { errorCode, operationError, settle } from "./_errors.ts";
 
 /** Append file descriptors kept open per store; past this the least recently used is closed. */
 export const OPEN_FILES_MAX = 64;
+/**
+ * Mode of the files a store creates: owner only. They hold KV values, session and ACL data and
+ * gossip keys (Consul writes its keyring files 0600 too).
+ */
+export const FILE_MODE = 0o600;
+/** Mode of directories a store creates (before the umask): owner only, as the files. */
+export const DIR_MODE = 0o700;
 
 /**
  * Opens a directory of files, creating it and its parents.
@@ -37,7 +44,7 @@ export const OPEN_FILES_MAX = 64;
  */
 export function openNodeFiles(dir: string): Promise<FileStore> {
   return settle(`open directory "${dir}"`, () => {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: DIR_MODE });
     return new NodeFileStore(dir);
   });
 }
@@ -94,7 +101,7 @@ class NodeFileStore implements FileStore {
       // A cached descriptor would keep writing to the old inode after the rename.
       this.#closeAppendFd(name);
       const temporaryPath = join(this.dir, `.${name}.tmp`);
-      const fd = openSync(temporaryPath, "w");
+      const fd = openSync(temporaryPath, "w", FILE_MODE);
       try {
         writeAll(fd, bytes);
         fdatasyncSync(fd);
@@ -180,7 +187,7 @@ class NodeFileStore implements FileStore {
     const path = join(this.dir, name);
     let fd: number;
     try {
-      fd = openSync(path, "ax");
+      fd = openSync(path, "ax", FILE_MODE);
       this.#directorySyncPending = true;
     } catch (error) {
       if (errorCode(error) !== "EEXIST") throw error;

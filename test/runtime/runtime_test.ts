@@ -8,7 +8,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -507,6 +507,16 @@ describe("FileStore", () => {
     await files.remove("wal-1");
     assert.equal(await files.read("wal-1"), undefined);
     assert.deepEqual(await files.list(), ["snapshot"]);
+  });
+
+  it("creates files and directories readable by their owner only (they hold keys and data)", async () => {
+    const files = await runtime.files(join(dir, "private", "data"));
+    await files.append("wal-1", encoder.encode("x"), { sync: true });
+    await files.replace("local.keyring", encoder.encode("[]"));
+    const mode = (name: string) => statSync(join(dir, "private", "data", name)).mode & 0o777;
+    assert.equal(mode("wal-1"), 0o600);
+    assert.equal(mode("local.keyring"), 0o600);
+    assert.equal(statSync(join(dir, "private", "data")).mode & 0o077, 0);
   });
 
   it("append() stays correct past the open-descriptor cache's bound", async () => {
