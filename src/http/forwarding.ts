@@ -53,6 +53,20 @@ export function isForwardedPath(pathname: string): boolean {
   );
 }
 
+/**
+ * Whether a request for `url` is answered by a server of `datacenter`'s: a data endpoint, or a
+ * user event for another datacenter, which Consul fires through that datacenter's servers
+ * (`Internal.EventFire` forwarded across the WAN); a local event is gossiped by the agent itself.
+ *
+ * @param datacenter the answering agent's datacenter
+ */
+export function isForwardedRequest(url: URL, datacenter: string): boolean {
+  if (isForwardedPath(url.pathname)) return true;
+  const target = url.searchParams.get("dc");
+  return url.pathname.startsWith("/v1/event/fire/") && target !== null && target !== "" &&
+    target !== datacenter;
+}
+
 /** A request as it crosses the server RPC. */
 export interface ForwardedRequest {
   method: string;
@@ -148,8 +162,11 @@ export async function executeForwarded(
   forwarded: ForwardedRequest,
   leader: string,
 ): Promise<ForwardedResponse> {
-  const pathname = new URL(forwarded.path, "http://forwarded.invalid").pathname;
-  if (!isForwardedPath(pathname)) {
+  const url = new URL(forwarded.path, "http://forwarded.invalid");
+  const pathname = url.pathname;
+  // An event forwarded here names this server's datacenter or another one ("" matches neither);
+  // either way this server fires it, on its LAN pool or through the other datacenter's servers.
+  if (!isForwardedRequest(url, "")) {
     return textAnswer(400, `Cannot forward "${pathname}": it is served by each agent`, leader);
   }
   const hasBody = forwarded.method !== "GET" && forwarded.method !== "HEAD";

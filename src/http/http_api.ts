@@ -11,7 +11,7 @@ import type { ApiBackend } from "./api_backend.ts";
 import { registerCatalogRoutes } from "./catalog.ts";
 import { registerCoordinateRoutes } from "./coordinate.ts";
 import { registerEventRoutes } from "./event.ts";
-import { isForwardedPath } from "./forwarding.ts";
+import { isForwardedRequest } from "./forwarding.ts";
 import { registerHealthRoutes } from "./health.ts";
 import { HttpError } from "./http_error.ts";
 import { registerKvRoutes } from "./kv.ts";
@@ -34,7 +34,8 @@ export function createHttpApi(backend: ApiBackend): Hono {
   if (forward !== undefined) {
     // A client agent: data endpoints are answered by a server, before any local route.
     app.use("/v1/*", async (context, next) => {
-      if (!isForwardedPath(new URL(context.req.url).pathname)) return await next();
+      const url = new URL(context.req.url);
+      if (!isForwardedRequest(url, backend.agent.datacenter)) return await next();
       return await forward(context.req.raw);
     });
   }
@@ -46,7 +47,7 @@ export function createHttpApi(backend: ApiBackend): Hono {
       const datacenter = url.searchParams.get("dc");
       if (
         datacenter === null || datacenter === "" || datacenter === backend.agent.datacenter ||
-        !isForwardedPath(url.pathname)
+        !isForwardedRequest(url, backend.agent.datacenter)
       ) return await next();
       return await forwardDatacenter(datacenter, context.req.raw);
     });

@@ -20,6 +20,7 @@ import {
   forwardedRequestBytesMax,
   forwardedTimeoutMs,
   isForwardedPath,
+  isForwardedRequest,
 } from "../../src/http/forwarding.ts";
 import { HttpError } from "../../src/http/http_error.ts";
 import { formatHostPort, RpcTransport } from "../../src/server/rpc.ts";
@@ -177,6 +178,13 @@ describe("forwarding rules", () => {
     ) {
       assert.equal(isForwardedPath(path), false, path);
     }
+    // A user event is gossiped by the agent, unless it is for another datacenter.
+    const url = (path: string) => new URL(`http://agent.invalid${path}`);
+    assert.equal(isForwardedRequest(url("/v1/event/fire/a"), "dc1"), false);
+    assert.equal(isForwardedRequest(url("/v1/event/fire/a?dc=dc1"), "dc1"), false);
+    assert.equal(isForwardedRequest(url("/v1/event/fire/a?dc=dc2"), "dc1"), true);
+    assert.equal(isForwardedRequest(url("/v1/agent/self?dc=dc2"), "dc1"), false);
+    assert.equal(isForwardedRequest(url("/v1/kv/a"), "dc1"), true);
     const refused = await executeForwarded(agent.fetch, {
       method: "GET",
       path: "/v1/agent/self",

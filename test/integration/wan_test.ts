@@ -190,6 +190,26 @@ describe("two datacenters joined over the WAN pool", () => {
     assert.equal(body, "No path to datacenter");
   });
 
+  it("/v1/event/fire?dc=dc2 on dc1 is fired in dc2 by its server, not in dc1", async () => {
+    const fired = await fetch(`${dc1.httpUrl}/v1/event/fire/deploy-dc2?dc=dc2`, {
+      method: "PUT",
+      body: "v2",
+    });
+    assert.equal(fired.status, 200, await fired.clone().text());
+    const event = await fired.json() as { Name: string; Payload: string };
+    assert.equal(event.Name, "deploy-dc2");
+    type Listed = { Name: string; Payload: string }[];
+    const inDc2 = await waitFor("dc2's agent to list the event", async () => {
+      const { body } = await get<Listed>(dc2, "/v1/event/list?name=deploy-dc2");
+      return body.length > 0 ? body : undefined;
+    }, 10_000);
+    assert.equal(atob(inDc2[0].Payload), "v2");
+    assert.deepEqual((await get<Listed>(dc1, "/v1/event/list?name=deploy-dc2")).body, []);
+    const nowhere = await fetch(`${dc1.httpUrl}/v1/event/fire/x?dc=dc9`, { method: "PUT" });
+    assert.equal(nowhere.status, 500);
+    assert.equal(await nowhere.text(), "No path to datacenter");
+  });
+
   it("the keyring spans the WAN pool and every datacenter's LAN pool", async () => {
     type Pool = { WAN: boolean; Datacenter: string; Keys: Record<string, number> };
     const listed = await get<Pool[]>(dc1, "/v1/operator/keyring");
