@@ -358,7 +358,7 @@ class PeerPool {
     if (connection === undefined) {
       throw new Error(
         `Cannot call "${method}" at ${target}: the peer is unreachable; retrying in ` +
-          `${Math.max(0, this.#retryAtMs - this.#runtime.clock.monotonicMs())} ms`,
+          `${Math.max(0, Math.ceil(this.#retryAtMs - this.#runtime.clock.monotonicMs()))} ms`,
       );
     }
     return await connection.call(method, payload, timeoutMs);

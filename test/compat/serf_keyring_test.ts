@@ -121,12 +121,13 @@ describe("gossip keyring changes with the real serf agent", { skip }, () => {
     }
     s1 = new SerfAgent("s1", "127.0.11.30", [`-encrypt=${keys[0]}`]);
     serfs.push(s1);
+    // s2 joins s1 at start-up, and serf gives up on a -join it cannot make: s1 must be up first.
+    await waitFor("serf RPC", async () => await s1.alive(), 10_000);
     const s2 = new SerfAgent("s2", "127.0.11.32", [
       `-encrypt=${keys[0]}`,
       "-join=127.0.11.30:7946",
     ]);
     serfs.push(s2);
-    await waitFor("serf RPC", async () => await s1.alive(), 10_000);
     cairnAgent = await startAgentProcess({
       host: "127.0.11.31",
       args: [
