@@ -114,7 +114,9 @@ function rssMiB(pid: number): number {
 /**
  * Counts, for `seconds`, the IPv4 packets and bytes the loopback interface sends from the
  * addresses `first`..`last` (same first three octets), through an AF_PACKET socket (Python, as
- * root): per system, not system-wide, since cairn and serf have their own address ranges.
+ * root): per system, not system-wide, since cairn and serf have their own address ranges. Also
+ * counts, apart, those to or from the gossip port (UDP and TCP): the rest is a Consul-shaped
+ * cluster's server RPC (client agents' anti-entropy and coordinate updates), which serf has not.
  */
 const packetCounter = `
 import socket, sys, time
@@ -124,7 +126,8 @@ s.settimeout(0.2)
 end = time.time() + float(sys.argv[1])
 first = bytes(int(x) for x in sys.argv[2].split("."))
 last = bytes(int(x) for x in sys.argv[3].split("."))
-packets = size = 0
+port = int(sys.argv[4])
+packets = size = gossip_packets = gossip_size = 0
 while time.time() < end:
     try:
         data, addr = s.recvfrom(65535)
@@ -133,15 +136,32 @@ while time.time() < end:
     if addr[2] == 4 and len(data) >= 34 and data[12:14] == b"\\x08\\x00" and first <= data[26:30] <= last:
         packets += 1
         size += len(data) - 14
-print(packets, size)
+        ports = 14 + (data[14] & 15) * 4
+        if data[23] in (6, 17) and len(data) >= ports + 4:
+            source = int.from_bytes(data[ports:ports + 2], "big")
+            target = int.from_bytes(data[ports + 2:ports + 4], "big")
+            if port in (source, target):
+                gossip_packets += 1
+                gossip_size += len(data) - 14
+print(packets, size, gossip_packets, gossip_size)
 `;
 
-function countPackets(seconds: number, hosts: string[]): Promise<[number, number]> {
-  const range = [String(seconds), hosts[0], hosts[hosts.length - 1]];
+/** Packets and IP bytes sent: all of them, and those to or from the gossip port. */
+interface PacketCount {
+  packets: number;
+  bytes: number;
+  gossipPackets: number;
+  gossipBytes: number;
+}
+
+function countPackets(seconds: number, hosts: string[]): Promise<PacketCount> {
+  const range = [String(seconds), hosts[0], hosts[hosts.length - 1], String(gossipPort)];
   return new Promise((resolve) => {
     execFile("python3", ["-c", packetCounter, ...range], (error, stdout) => {
-      const [packets, bytes] = error ? [NaN, NaN] : stdout.trim().split(" ").map(Number);
-      resolve([packets, bytes]);
+      const [packets, bytes, gossipPackets, gossipBytes] = error
+        ? [NaN, NaN, NaN, NaN]
+        : stdout.trim().split(" ").map(Number);
+      resolve({ packets, bytes, gossipPackets, gossipBytes });
     });
   });
 }
@@ -151,6 +171,9 @@ interface IdleFigures {
   rssMiB: number;
   packetsPerSecond: number;
   bytesPerSecond: number;
+  /** Of those, to or from the gossip port. */
+  gossipPacketsPerSecond: number;
+  gossipBytesPerSecond: number;
 }
 
 async function measureIdle(pids: number[], hosts: string[]): Promise<IdleFigures> {
@@ -161,14 +184,16 @@ async function measureIdle(pids: number[], hosts: string[]): Promise<IdleFigures
   await sleep(idleMs - 300);
   const seconds = (performance.now() - startedAt) / 1000;
   const cpuAfter = pids.map(cpuSeconds);
-  const [packets, bytes] = await counting;
+  const count = await counting;
   const cpu = cpuAfter.reduce((sum, value, i) => sum + value - cpuBefore[i], 0);
   return {
     cpuPercent: (cpu / seconds / pids.length) * 100,
     rssMiB: pids.map(rssMiB).reduce((a, b) => a + b, 0) / pids.length,
     // The counter runs for idleMs from its own start, a little before the CPU window.
-    packetsPerSecond: packets / (idleMs / 1000) / pids.length,
-    bytesPerSecond: bytes / (idleMs / 1000) / pids.length,
+    packetsPerSecond: count.packets / (idleMs / 1000) / pids.length,
+    bytesPerSecond: count.bytes / (idleMs / 1000) / pids.length,
+    gossipPacketsPerSecond: count.gossipPackets / (idleMs / 1000) / pids.length,
+    gossipBytesPerSecond: count.gossipBytes / (idleMs / 1000) / pids.length,
   };
 }
 
@@ -429,7 +454,7 @@ console.log(
   `\ncairn agents on ${runtime}; idle window ${idleMs / 1000} s; load average at the end ${load}`,
 );
 console.log(
-  "| system | agents | failed joins | join → all alive everywhere (median agent) | event → all agents | SIGKILL → failed everywhere | idle CPU / agent | RSS / agent | idle packets/s / agent | idle bytes/s / agent | false failures in idle |",
+  "| system | agents | failed joins | join → all alive everywhere (median agent) | event → all agents | SIGKILL → failed everywhere | idle CPU / agent | RSS / agent | idle packets/s / agent (gossip port only) | idle bytes/s / agent (gossip port only) | false failures in idle |",
 );
 console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const r of results) {
@@ -437,8 +462,10 @@ for (const r of results) {
     `| ${r.system} | ${r.agents} | ${r.joinErrors} | ${joinText(r)} | ${ms(r.eventMs)} | ${
       ms(r.detectMs)
     } | ${r.cpuPercent.toFixed(2)} % | ${r.rssMiB.toFixed(1)} MiB | ${
-      r.packetsPerSecond.toFixed(1)
-    } | ${r.bytesPerSecond.toFixed(0)} | ${r.falseFailures} |`,
+      r.packetsPerSecond.toFixed(2)
+    } (${r.gossipPacketsPerSecond.toFixed(2)}) | ${r.bytesPerSecond.toFixed(0)} (${
+      r.gossipBytesPerSecond.toFixed(0)
+    }) | ${r.falseFailures} |`,
   );
 }
 for (const serfRow of results.filter((r) => r.system.startsWith("serf"))) {
@@ -451,8 +478,10 @@ for (const serfRow of results.filter((r) => r.system.startsWith("serf"))) {
       ratio(cairn.eventMs, serf.eventMs)
     } | ${ratio(cairn.detectMs, serf.detectMs)} | ${ratio(cairn.cpuPercent, serf.cpuPercent)} | ${
       ratio(cairn.rssMiB, serf.rssMiB)
-    } | ${ratio(cairn.packetsPerSecond, serf.packetsPerSecond)} | ${
-      ratio(cairn.bytesPerSecond, serf.bytesPerSecond)
-    } | |`,
+    } | ${ratio(cairn.packetsPerSecond, serf.packetsPerSecond)} (${
+      ratio(cairn.gossipPacketsPerSecond, serf.gossipPacketsPerSecond)
+    }) | ${ratio(cairn.bytesPerSecond, serf.bytesPerSecond)} (${
+      ratio(cairn.gossipBytesPerSecond, serf.gossipBytesPerSecond)
+    }) | |`,
   );
 }
