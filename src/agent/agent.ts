@@ -72,6 +72,8 @@ export interface RunningAgent {
   stop(): Promise<void>;
   /** Resolves when the agent has stopped (after `stop()` or `PUT /v1/agent/leave`). */
   readonly stopped: Promise<void>;
+  /** Why the agent stopped by itself on an error (e.g. `retry_max` joins failed), if it did. */
+  readonly failure?: string;
 }
 
 /** Options that are not configuration: where logs go. */
@@ -247,6 +249,7 @@ class Agent implements RunningAgent, AgentApi {
   #stopping: Promise<void> | undefined;
   #resolveStopped!: () => void;
   readonly stopped: Promise<void>;
+  failure: string | undefined;
   readonly fetch: (request: Request) => Response | Promise<Response>;
 
   constructor(runtime: Runtime, config: AgentConfig, logger: Logger, nodeId: string) {
@@ -366,7 +369,11 @@ class Agent implements RunningAgent, AgentApi {
       node: this.config.nodeName,
       address: this.#advertise,
       datacenter: this.config.datacenter,
-      taggedAddresses: { lan: this.#advertise, lan_ipv4: this.#advertise, wan: this.#advertise },
+      taggedAddresses: {
+        lan: this.#advertise,
+        lan_ipv4: this.#advertise,
+        wan: this.config.advertiseAddrWan ?? this.#advertise,
+      },
       meta: { "consul-network-segment": "", ...this.config.nodeMeta },
     };
   }
@@ -525,6 +532,10 @@ class Agent implements RunningAgent, AgentApi {
         tags: this.#consulTags("lan"),
         encrypt: this.config.encrypt,
         retryJoin: this.config.retryJoin,
+        retryIntervalMs: this.config.retryIntervalMs,
+        retryMax: this.config.retryMax,
+        onRetryJoinGiveUp: (reason) => this.#fail(`LAN ${reason}`),
+        reconnectTimeoutMs: this.config.reconnectTimeoutMs,
         dataDir: this.config.dev ? undefined : this.config.dataDir,
         log,
         userEvent: (event) => this.#ingestGossipEvent(event),
@@ -535,6 +546,13 @@ class Agent implements RunningAgent, AgentApi {
       await this.stop();
       throw error;
     }
+  }
+
+  /** Stops the agent on an error it cannot run past, as Consul exits; `failure` says why. */
+  #fail(reason: string): void {
+    this.#logger.error(`agent: ${reason}: exiting`);
+    this.failure ??= reason;
+    void this.stop();
   }
 
   /** Consul's member tags; on the LAN a server also names its WAN port for flood joins. */
@@ -560,10 +578,14 @@ class Agent implements RunningAgent, AgentApi {
       nodeName: this.nodeName,
       datacenter: this.datacenter,
       bind: { host: this.config.bindAddr, port },
-      advertiseHost: this.#advertise,
+      advertiseHost: this.config.advertiseAddrWan ?? this.#advertise,
       tags: this.#consulTags("wan"),
       encrypt: this.config.encrypt,
       retryJoin: this.config.retryJoinWan,
+      retryIntervalMs: this.config.retryIntervalWanMs,
+      retryMax: this.config.retryMaxWan,
+      onRetryJoinGiveUp: (reason) => this.#fail(`WAN ${reason}`),
+      reconnectTimeoutMs: this.config.reconnectTimeoutWanMs,
       dataDir: this.config.dev ? undefined : this.config.dataDir,
       log,
     });

@@ -54,6 +54,23 @@ export interface AgentConfig {
    * answers (`-retry-join-wan`, `-join-wan`). @default {[]}
    */
   retryJoinWan?: string[];
+  /** Servers: the address advertised in the WAN pool (`-advertise-wan`). @default {advertiseAddr} */
+  advertiseAddrWan?: string;
+  /** Longest wait between `retryJoin` attempts, which back off from 1 s. @default {30_000} */
+  retryIntervalMs?: number;
+  /** `retryJoin` attempts before the agent gives up and exits; 0 retries forever. @default {0} */
+  retryMax?: number;
+  /** As `retryIntervalMs`, for `retryJoinWan`. @default {30_000} */
+  retryIntervalWanMs?: number;
+  /** As `retryMax`, for `retryJoinWan`. @default {0} */
+  retryMaxWan?: number;
+  /**
+   * How long a failed LAN member is retried before it is reaped (Consul's `reconnect_timeout`,
+   * at least 8 h). @default {72 h}
+   */
+  reconnectTimeoutMs?: number;
+  /** As `reconnectTimeoutMs`, for the WAN pool (`reconnect_timeout_wan`). @default {72 h} */
+  reconnectTimeoutWanMs?: number;
   /** Gossip encryption key, base64 of 16, 24 or 32 bytes. */
   encrypt: string | undefined;
   /** Serve the web UI at /ui. @default {false}, `-dev`: true */

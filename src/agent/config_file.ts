@@ -11,6 +11,7 @@
 
 import { z } from "zod";
 import type { Runtime } from "../runtime.ts";
+import { parseGoDurationMs } from "../core/go_duration.ts";
 import type { AgentConfig, AgentPorts, LogLevel } from "./config.ts";
 
 /** What one source (a config file, or the flags) sets; absent fields leave the config as it is. */
@@ -69,6 +70,13 @@ const configFileSchema = z.strictObject({
   services: z.array(definitionSchema),
   check: definitionSchema,
   checks: z.array(definitionSchema),
+  advertise_addr_wan: z.string(),
+  retry_interval: z.string(),
+  retry_interval_wan: z.string(),
+  retry_max: z.number().int().min(0).max(1_000_000),
+  retry_max_wan: z.number().int().min(0).max(1_000_000),
+  reconnect_timeout: z.string(),
+  reconnect_timeout_wan: z.string(),
   raft_snapshot_threshold: z.number().int().min(1).max(1_048_576),
   raft_trailing_logs: z.number().int().min(0).max(1_048_576),
 }).partial();
@@ -88,7 +96,6 @@ const unsupportedKeys: Record<string, readonly string[]> = {
     "addresses",
     "advertise_addr_ipv4",
     "advertise_addr_ipv6",
-    "advertise_addr_wan",
     "alt_domain",
     "audit",
     "auto_config",
@@ -133,15 +140,9 @@ const unsupportedKeys: Record<string, readonly string[]> = {
     "raft_protocol",
     "raft_snapshot_interval",
     "read_replica",
-    "reconnect_timeout",
-    "reconnect_timeout_wan",
     "recursor",
     "recursors",
     "rejoin_after_leave",
-    "retry_interval",
-    "retry_interval_wan",
-    "retry_max",
-    "retry_max_wan",
     "serf_lan",
     "serf_wan",
     "session_ttl_min",
@@ -219,6 +220,14 @@ export function parseConfigFile(path: string, text: string): LoadedConfigFile {
       throw fail(`"log_level" is "${file.log_level}": want one of ${logLevels.join(", ")}`);
     }
   }
+  const durationKey = (key: string, text: string | undefined): number | undefined => {
+    if (text === undefined) return undefined;
+    try {
+      return parseGoDurationMs(text);
+    } catch {
+      throw fail(`"${key}" is "${text}": want a duration such as "30s" or "72h"`);
+    }
+  };
   const joins = [...(file.retry_join ?? []), ...(file.start_join ?? [])];
   const wanJoins = [...(file.retry_join_wan ?? []), ...(file.start_join_wan ?? [])];
   const services = [
@@ -256,6 +265,13 @@ export function parseConfigFile(path: string, text: string): LoadedConfigFile {
     domain: file.domain,
     services: services.length === 0 ? undefined : services,
     checks: checks.length === 0 ? undefined : checks,
+    advertiseAddrWan: file.advertise_addr_wan,
+    retryIntervalMs: durationKey("retry_interval", file.retry_interval),
+    retryIntervalWanMs: durationKey("retry_interval_wan", file.retry_interval_wan),
+    retryMax: file.retry_max,
+    retryMaxWan: file.retry_max_wan,
+    reconnectTimeoutMs: durationKey("reconnect_timeout", file.reconnect_timeout),
+    reconnectTimeoutWanMs: durationKey("reconnect_timeout_wan", file.reconnect_timeout_wan),
     raftSnapshotThreshold: file.raft_snapshot_threshold,
     raftTrailingLogs: file.raft_trailing_logs,
   });

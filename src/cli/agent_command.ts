@@ -20,6 +20,8 @@ export interface RunningAgentHandle {
   readonly httpAddress: Address | undefined;
   /** Resolves when the agent has stopped by itself (e.g. after `PUT /v1/agent/leave`). */
   readonly stopped?: Promise<void>;
+  /** Set when it stopped by itself on an error: the command then exits 1. */
+  readonly failure?: string;
 }
 
 /** Starts an agent: `startAgent` from `src/agent/agent.ts`, or a stand-in in tests. */
@@ -126,6 +128,11 @@ function waitForSignal(context: CommandContext, agent: RunningAgentHandle): Prom
     agent.stopped?.then(() => {
       if (stopping) return;
       stopping = true;
+      if (agent.failure !== undefined) {
+        context.err(`==> Agent stopped: ${agent.failure}`);
+        finish(1);
+        return;
+      }
       context.out("==> Agent left: shutting down");
       finish(0);
     }, () => finish(1));

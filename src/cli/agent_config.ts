@@ -17,6 +17,8 @@ import {
   readFileAtPath,
 } from "../agent/config_file.ts";
 import { decodeBase64 } from "../core/base64.ts";
+import { parseGoDurationMs } from "../core/go_duration.ts";
+import { retryJoinIntervalMaxMs } from "../agent/gossip/retry_join.ts";
 import type { Runtime } from "../runtime.ts";
 import { FlagError, type Flags, type FlagSpecs, parseFlags } from "./flags.ts";
 
@@ -50,6 +52,11 @@ export const AGENT_FLAGS: FlagSpecs = {
     type: "string",
     placeholder: "<address>",
     description: "Address advertised to other nodes. The default is the bind address.",
+  },
+  "advertise-wan": {
+    type: "string",
+    placeholder: "<address>",
+    description: "Servers: address advertised in the WAN pool. The default is -advertise.",
   },
   client: {
     type: "string",
@@ -125,6 +132,30 @@ export const AGENT_FLAGS: FlagSpecs = {
     multiple: true,
     placeholder: "<address>",
     description: "An agent to join at start, retried until it answers. Repeatable.",
+  },
+  "retry-interval": {
+    type: "string",
+    placeholder: "<duration>",
+    description: "Longest wait between -retry-join attempts, which back off from 1s. " +
+      "The default is 30s.",
+  },
+  "retry-max": {
+    type: "integer",
+    placeholder: "<count>",
+    min: 0,
+    description: "-retry-join attempts before the agent gives up and exits. The default, 0, " +
+      "retries forever.",
+  },
+  "retry-interval-wan": {
+    type: "string",
+    placeholder: "<duration>",
+    description: "As -retry-interval, for -retry-join-wan.",
+  },
+  "retry-max-wan": {
+    type: "integer",
+    placeholder: "<count>",
+    min: 0,
+    description: "As -retry-max, for -retry-join-wan.",
   },
   join: {
     type: "string",
@@ -285,6 +316,11 @@ function fragmentFromFlags(flags: Flags): AgentConfigFragment {
   fragment.retryJoin = flags.strings("retry-join");
   const retryJoinWan = flags.strings("retry-join-wan");
   if (retryJoinWan.length > 0) fragment.retryJoinWan = retryJoinWan;
+  fragment.advertiseAddrWan = text("advertise-wan");
+  fragment.retryIntervalMs = durationFlag(flags, "retry-interval");
+  fragment.retryIntervalWanMs = durationFlag(flags, "retry-interval-wan");
+  fragment.retryMax = integer("retry-max");
+  fragment.retryMaxWan = integer("retry-max-wan");
   fragment.encrypt = text("encrypt");
   if (flags.has("ui")) fragment.ui = flags.boolean("ui");
   const logLevel = text("log-level");
@@ -377,8 +413,56 @@ function normaliseAgentConfig(input: AgentConfig): AgentConfig {
   }
   if (config.encrypt !== undefined) checkEncryptKey(config.encrypt);
   checkWanJoin(config);
+  checkGossipTimings(config);
   checkNodeMeta(config.nodeMeta);
   return config;
+}
+
+function durationFlag(flags: Flags, name: string): number | undefined {
+  const text = flags.string(name);
+  if (text === undefined) return undefined;
+  try {
+    return parseGoDurationMs(text);
+  } catch {
+    throw new FlagError(
+      `Cannot parse flags: invalid value "${text}" for -${name}: want a duration such as "30s"`,
+    );
+  }
+}
+
+/** Consul's floor for `reconnect_timeout`: failed members are kept at least this long. */
+export const reconnectTimeoutMinMs = 8 * 3_600_000;
+
+function checkGossipTimings(config: AgentConfig): void {
+  for (
+    const [name, value] of [
+      ["reconnect_timeout", config.reconnectTimeoutMs],
+      ["reconnect_timeout_wan", config.reconnectTimeoutWanMs],
+    ] as const
+  ) {
+    if (value !== undefined && value < reconnectTimeoutMinMs) {
+      throw new RangeError(`Cannot use ${name} below 8h: failed members must be kept that long`);
+    }
+  }
+  for (
+    const [name, value] of [
+      ["-retry-interval", config.retryIntervalMs],
+      ["-retry-interval-wan", config.retryIntervalWanMs],
+    ] as const
+  ) {
+    if (value !== undefined && (value < 1 || value > retryJoinIntervalMaxMs)) {
+      throw new RangeError(`Cannot use ${name}: give 1ms to 24h`);
+    }
+  }
+  if (config.advertiseAddrWan !== undefined) {
+    checkIpAddress("-advertise-wan", config.advertiseAddrWan);
+    if (["0.0.0.0", "::"].includes(config.advertiseAddrWan)) {
+      throw new RangeError(
+        `Cannot advertise "${config.advertiseAddrWan}" on the WAN: give an address other ` +
+          "datacenters can reach",
+      );
+    }
+  }
 }
 
 function checkIpAddress(flag: string, address: string): void {

@@ -369,3 +369,56 @@ test("parseConfigFile() reads ui and ui_config, start_join as retry_join, and no
   assert.deepEqual(warnings, []);
   assert.deepEqual(parseConfigFile("b.json", "{}").fragment, {});
 });
+
+test("buildAgentConfig() takes the retry, reconnect and WAN-advertise settings from files and flags", async () => {
+  const file = writeConfig({
+    data_dir: "/d",
+    server: true,
+    retry_interval: "5s",
+    retry_max: 3,
+    retry_interval_wan: "1m",
+    retry_max_wan: 7,
+    reconnect_timeout: "8h",
+    reconnect_timeout_wan: "96h",
+    advertise_addr_wan: "192.0.2.10",
+  });
+  const fromFile = await buildAgentConfig(runtimeWithHost(), ["-config-file", file]);
+  assert.equal(fromFile.retryIntervalMs, 5_000);
+  assert.equal(fromFile.retryMax, 3);
+  assert.equal(fromFile.retryIntervalWanMs, 60_000);
+  assert.equal(fromFile.retryMaxWan, 7);
+  assert.equal(fromFile.reconnectTimeoutMs, 8 * 3_600_000);
+  assert.equal(fromFile.reconnectTimeoutWanMs, 96 * 3_600_000);
+  assert.equal(fromFile.advertiseAddrWan, "192.0.2.10");
+  const fromFlags = await buildAgentConfig(runtimeWithHost(), [
+    "-config-file",
+    file,
+    "-retry-interval=250ms",
+    "-retry-max=0",
+    "-retry-interval-wan=2s",
+    "-retry-max-wan=1",
+    "-advertise-wan=192.0.2.11",
+  ]);
+  assert.equal(fromFlags.retryIntervalMs, 250);
+  assert.equal(fromFlags.retryMax, 0);
+  assert.equal(fromFlags.retryIntervalWanMs, 2_000);
+  assert.equal(fromFlags.retryMaxWan, 1);
+  assert.equal(fromFlags.advertiseAddrWan, "192.0.2.11");
+
+  assert.match(
+    (await buildError(["-dev", "-retry-interval=soon"])).message,
+    /invalid value "soon" for -retry-interval: want a duration/,
+  );
+  assert.match((await buildError(["-dev", "-retry-interval=0s"])).message, /-retry-interval: give/);
+  assert.match((await buildError(["-dev", "-advertise-wan=::"])).message, /Cannot advertise "::"/);
+  const short = writeConfig({ reconnect_timeout: "1h" });
+  assert.match(
+    (await buildError(["-dev", "-config-file", short])).message,
+    /^Cannot use reconnect_timeout below 8h/,
+  );
+  const garbled = writeConfig({ reconnect_timeout_wan: "3 days" });
+  assert.match(
+    (await buildError(["-dev", "-config-file", garbled])).message,
+    /"reconnect_timeout_wan" is "3 days": want a duration/,
+  );
+});

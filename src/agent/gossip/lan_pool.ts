@@ -124,6 +124,17 @@ export interface LanPoolOptions {
    * keeps neither (keyring changes then last until the agent stops).
    */
   dataDir?: string;
+  /** `retry_interval`: the longest wait between retry-join attempts. @default {30 s} */
+  retryIntervalMs?: number;
+  /** `retry_max`: retry-join attempts before giving up; 0 retries forever. @default {0} */
+  retryMax?: number;
+  /** Called once when retry-join gave up after `retryMax` attempts (Consul's agent exits). */
+  onRetryJoinGiveUp?(reason: string): void;
+  /**
+   * `reconnect_timeout`: how long a failed member is retried before it is reaped.
+   * @default {72 h} (Serf's)
+   */
+  reconnectTimeoutMs?: number;
   /** SWIM timings. @default {the profile's: defaultLanConfig() or defaultWanConfig()} */
   config?: SwimConfig;
   /** Where to log. */
@@ -171,6 +182,9 @@ export class LanPool {
       swimConfig,
       serfConfig: {
         ...defaultSerfConfig(),
+        ...(options.reconnectTimeoutMs === undefined
+          ? {}
+          : { reconnectTimeoutMs: options.reconnectTimeoutMs }),
         broadcastTimeoutMs: leaveBroadcastTimeoutMs,
         // Serf times queries (keyring ones too) by memberlist's gossip interval: 500 ms on WAN.
         gossipIntervalMs: swimConfig.gossipIntervalMs,
@@ -190,6 +204,9 @@ export class LanPool {
       addresses: joinAddresses,
       join: (addresses) => pool.join(addresses),
       log: options.log,
+      intervalMs: options.retryIntervalMs,
+      maxAttempts: options.retryMax,
+      onGiveUp: options.onRetryJoinGiveUp,
     });
     retryJoin?.start();
     const where = `${pool.address.host}:${pool.address.port}`;

@@ -1,6 +1,7 @@
 /**
  * `-retry-join`: join through the given addresses, and keep trying with back-off until one
- * answers, as Consul's `retry_join` (which retries forever by default, `retry_max = 0`).
+ * answers, as Consul's `retry_join`: forever by default (`retry_max = 0`), or `retry_max`
+ * attempts, after which Consul's agent exits ("max join retry exhausted").
  *
  * @module
  */
@@ -12,8 +13,12 @@ import { ipToBytes } from "./_ip.ts";
 export const retryJoinAddressesMax = 64;
 /** The first wait after a failed attempt; it doubles after each failure. */
 export const retryJoinFirstDelayMs = 1_000;
-/** The longest wait between two attempts (Consul's `retry_interval`). */
+/** The longest wait between two attempts: Consul's `retry_interval` default. */
 export const retryJoinDelayMaxMs = 30_000;
+/** The longest `retry_interval` taken: a day. */
+export const retryJoinIntervalMaxMs = 86_400_000;
+/** The most `retry_max` attempts taken. */
+export const retryJoinAttemptsMax = 1_000_000;
 
 /**
  * Parses `host`, `host:port` or `[v6]:port` into an address; the port defaults to `defaultPort` (memberlist uses its own bind port).
@@ -55,6 +60,15 @@ export interface RetryJoinOptions {
   join(addresses: readonly Address[]): Promise<{ joined: number; errors: string[] }>;
   /** Progress lines. */
   log: { info(message: string): void; warn(message: string): void };
+  /**
+   * The longest wait between attempts (`retry_interval`): waits double from 1 s up to it.
+   * @default {retryJoinDelayMaxMs}
+   */
+  intervalMs?: number;
+  /** Attempts before giving up (`retry_max`); 0 retries forever. @default {0} */
+  maxAttempts?: number;
+  /** Called once when `maxAttempts` failed, with the reason (Consul's agent then exits). */
+  onGiveUp?(reason: string): void;
 }
 
 /** Retries a join with doubling back-off until one address answers, or until stopped. */
@@ -62,7 +76,8 @@ export class RetryJoin {
   readonly #runtime: Runtime;
   readonly #options: RetryJoinOptions;
   #timer: { cancel(): void } | undefined;
-  #delayMs = retryJoinFirstDelayMs;
+  #delayMs: number;
+  readonly #delayMaxMs: number;
   #attempts = 0;
   #stopped = false;
   #joined = false;
@@ -78,8 +93,22 @@ export class RetryJoin {
           `${retryJoinAddressesMax} are allowed`,
       );
     }
+    const intervalMs = options.intervalMs ?? retryJoinDelayMaxMs;
+    if (!Number.isInteger(intervalMs) || intervalMs < 1 || intervalMs > retryJoinIntervalMaxMs) {
+      throw new RangeError(
+        `Cannot retry-join every ${intervalMs} ms: give 1 ms to ${retryJoinIntervalMaxMs} ms`,
+      );
+    }
+    const maxAttempts = options.maxAttempts ?? 0;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 0 || maxAttempts > retryJoinAttemptsMax) {
+      throw new RangeError(
+        `Cannot retry-join ${maxAttempts} times: give 0 (forever) to ${retryJoinAttemptsMax}`,
+      );
+    }
     this.#runtime = runtime;
     this.#options = options;
+    this.#delayMaxMs = intervalMs;
+    this.#delayMs = Math.min(retryJoinFirstDelayMs, intervalMs);
   }
 
   /** Whether an attempt has succeeded. */
@@ -116,8 +145,15 @@ export class RetryJoin {
       this.#options.log.info(`gossip: join completed; initial agents synced with: ${joined}`);
       return;
     }
+    const maxAttempts = this.#options.maxAttempts ?? 0;
+    if (maxAttempts > 0 && this.#attempts >= maxAttempts) {
+      const reason = `join failed ${this.#attempts} times (retry_max): ${errors.join("; ")}`;
+      this.#options.log.warn(`gossip: ${reason}; giving up`);
+      this.#options.onGiveUp?.(reason);
+      return;
+    }
     const delayMs = this.#delayMs;
-    this.#delayMs = Math.min(this.#delayMs * 2, retryJoinDelayMaxMs);
+    this.#delayMs = Math.min(this.#delayMs * 2, this.#delayMaxMs);
     this.#options.log.warn(
       `gossip: join failed (attempt ${this.#attempts}): ${errors.join("; ")}; ` +
         `retrying in ${delayMs} ms`,
