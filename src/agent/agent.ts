@@ -184,6 +184,9 @@ async function openServer(
   };
   if (config.dev || config.dataDir === undefined) {
     const files = new MemoryFileStore("memory:raft");
+    // A dev agent with gossip serves client agents as Consul's does: the server RPC listens.
+    const served = await openDevServer(runtime, config, { files, nodeId, advertise, log, parts });
+    if (served !== undefined) return served;
     const server = await RaftServer.open(runtime, {
       id: nodeId,
       address,
@@ -214,6 +217,39 @@ async function openServer(
   // node needs one, so wait a bounded time (the registration retries past it).
   if (!await server.waitForLeader(15_000)) log.warn("No cluster leader yet: continuing");
   return server;
+}
+
+/**
+ * A `-dev` server that also listens for the server RPC, so client agents can use it as they use
+ * Consul's dev agent, when the LAN pool is on and the server port is not -1; `undefined`
+ * otherwise (an embedded dev agent opens no socket unless asked).
+ *
+ * @throws Error "Cannot listen on ..." when the port is taken, as Consul's dev agent fails
+ */
+async function openDevServer(
+  runtime: Runtime,
+  config: AgentConfig,
+  dev: {
+    files: MemoryFileStore;
+    nodeId: string;
+    advertise: string;
+    log: { info(m: string): void; warn(m: string): void; error(m: string): void };
+    parts: ServerParts;
+  },
+): Promise<RaftServer | undefined> {
+  if (config.ports.serfLan < 0 || config.ports.server < 0) return undefined;
+  return await openClusterServer(runtime, {
+    id: dev.nodeId,
+    name: config.nodeName,
+    bind: { host: config.bindAddr, port: config.ports.server },
+    advertiseHost: dev.advertise,
+    files: dev.files,
+    bootstrapExpect: 1,
+    joinAddresses: [],
+    extraRpc: dev.parts.extraRpc,
+    config: raftServerConfigFor(config),
+    log: dev.log,
+  });
 }
 
 class Agent implements RunningAgent, AgentApi {
