@@ -31,7 +31,7 @@ import { MemoryFileStore } from "../storage/memory_files.ts";
 import { AntiEntropy } from "./anti_entropy.ts";
 import { type CatalogSide, clientSide, serverSide } from "./catalog_side.ts";
 import { clientRpcHandlers } from "./server_endpoints.ts";
-import { consulServers } from "./server_finder.ts";
+import { bootstrapConflict, consulServers } from "./server_finder.ts";
 import { MemberReconciler, serfHealthCheck, serfHealthCheckId } from "./member_reconciler.ts";
 import type { AgentConfig } from "./config.ts";
 import { DnsCatalog } from "./dns_catalog.ts";
@@ -163,6 +163,8 @@ interface ServerParts {
   nodeId: string;
   /** RPC addresses of the servers LAN gossip knows; `undefined` when the LAN pool is off. */
   discovered: (() => readonly string[]) | undefined;
+  /** Why bootstrapping must wait (a server expecting another count); `undefined` without gossip. */
+  bootstrapBlocked: (() => string | undefined) | undefined;
   /** The server's endpoints for client agents. */
   extraRpc: (server: RaftServer) => Record<string, RpcHandler>;
 }
@@ -209,6 +211,7 @@ async function openServer(
     // come from gossip; with it off, -retry-join names servers, dialled on the RPC port.
     joinAddresses: parts.discovered === undefined ? serverJoinAddresses(config) : [],
     discoveredAddresses: parts.discovered,
+    bootstrapBlocked: parts.bootstrapBlocked,
     extraRpc: parts.extraRpc,
     config: raftServerConfigFor(config),
     log,
@@ -362,6 +365,11 @@ class Agent implements RunningAgent, AgentApi {
         discovered: gossip === undefined
           ? undefined
           : () => consulServers(gossip.members(), this.datacenter).map((s) => s.rpcAddress),
+        bootstrapBlocked: gossip === undefined ? undefined : () =>
+          bootstrapConflict(
+            consulServers(gossip.members(), this.datacenter),
+            this.config.bootstrapExpect,
+          ),
         extraRpc: (raft) => {
           const dns = new DnsCatalog(raft.store, zone);
           return {

@@ -81,6 +81,29 @@ function serverOf(member: GossipMember, datacenter: string): KnownServer | undef
   };
 }
 
+/**
+ * Why a server expecting `expect` servers must not bootstrap with `servers` (those gossip knows
+ * in its datacenter), as Consul's `maybeBootstrap` refuses: one of them expects a different
+ * number, or runs in bootstrap mode (`-bootstrap`, `-dev`); `undefined` when none does.
+ *
+ * @param servers the datacenter's servers gossip knows
+ * @param expect our `-bootstrap-expect`
+ */
+export function bootstrapConflict(
+  servers: readonly KnownServer[],
+  expect: number,
+): string | undefined {
+  for (const server of servers) {
+    if (server.expect === 0 || server.expect === expect) continue;
+    return server.expect === 1
+      ? `server "${server.name}" runs in bootstrap mode (-bootstrap or -dev); restart it with ` +
+        `-bootstrap-expect=${expect}`
+      : `server "${server.name}" expects ${server.expect} servers, this one ${expect}; give ` +
+        "every server the same -bootstrap-expect";
+  }
+  return undefined;
+}
+
 /** What a {@link ServerFinder} reads. */
 export interface ServerFinderOptions {
   /** The LAN pool's members now. */

@@ -37,6 +37,12 @@ export interface ClusterFormationOptions {
    * that answered a hello. @default {none}
    */
   discoveredAddresses?: () => readonly string[];
+  /**
+   * Why bootstrapping must wait now, or `undefined` when it may go ahead: Consul refuses while a
+   * server gossip knows expects a different number of servers. Read before every bootstrap
+   * decision; each new reason is logged once as an error. @default {never blocked}
+   */
+  bootstrapBlocked?: () => string | undefined;
   /** Time between rounds of hellos while forming or joining. @default {250} */
   retryIntervalMs?: number;
   /** Time between rounds once this server is in the configuration. @default {5_000} */
@@ -75,6 +81,8 @@ export class ClusterFormation {
   #timer: TimerHandle | undefined;
   #sleeper: (() => void) | undefined;
   #warnedTooMany = false;
+  /** The last reason bootstrapping had to wait, so each is logged once. */
+  #blockedReason: string | undefined;
 
   /**
    * Registers the `hello` and `join` handlers on `rpc`.
@@ -96,6 +104,7 @@ export class ClusterFormation {
       ...parts.options,
       // An explicit `undefined` (no gossip pool) must not override the default.
       discoveredAddresses: parts.options.discoveredAddresses ?? (() => []),
+      bootstrapBlocked: parts.options.bootstrapBlocked ?? (() => undefined),
     };
     this.#rpc.handle("hello", (payload) => this.#answerHello(payload));
     this.#rpc.handle("join", (payload) => this.#answerJoin(payload));
@@ -122,7 +131,12 @@ export class ClusterFormation {
       const known = this.#directory.list().filter((server) =>
         server.id === this.#directory.self.id || this.#peerHasState.has(server.id)
       );
-      if (known.length === this.#options.bootstrapExpect) {
+      const blocked = this.#options.bootstrapBlocked();
+      if (blocked !== undefined && blocked !== this.#blockedReason) {
+        this.#options.log.error(`Cannot bootstrap yet: ${blocked}`);
+      }
+      this.#blockedReason = blocked;
+      if (blocked === undefined && known.length === this.#options.bootstrapExpect) {
         this.#bootstrapVoters = known.map((server) => server.id).sort();
         return this.#bootstrapVoters;
       }

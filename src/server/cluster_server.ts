@@ -53,6 +53,8 @@ export interface ClusterServerOptions {
    * read at every formation round. @default {none}
    */
   discoveredAddresses?: () => readonly string[];
+  /** Why bootstrapping must wait now (see `ClusterFormationOptions`). @default {never} */
+  bootstrapBlocked?: () => string | undefined;
   /** Extra RPC methods, registered once the Raft server is open (a server's client endpoints). */
   extraRpc?: (server: RaftServer) => Record<string, RpcHandler>;
   /** @default {defaultRaftServerConfig()} */
@@ -87,6 +89,7 @@ export async function openClusterServer(
       bootstrapExpect: options.bootstrapExpect,
       joinAddresses: options.joinAddresses,
       discoveredAddresses: options.discoveredAddresses,
+      bootstrapBlocked: options.bootstrapBlocked,
       log,
     },
   });

@@ -1,10 +1,12 @@
 // Goal: a server is found from LAN gossip exactly as Consul finds one (alive, `role=consul`, our
 // `dc`, a valid `port` tag, an address), and a client's pick spreads over the alive servers,
 // skips those already tried and avoids one that failed recently while another is left. Method:
-// plain member lists, a fixed clock and a scripted random source.
+// plain member lists, a fixed clock and a scripted random source. A server refuses to bootstrap
+// while another expects a different count or runs in bootstrap mode (Consul's maybeBootstrap).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
+  bootstrapConflict,
   consulServers,
   type GossipMember,
   knownServersMax,
@@ -101,5 +103,34 @@ describe("ServerFinder.pick()", () => {
     advance(1_000);
     picker.servers();
     assert.equal(reads(), 4);
+  });
+});
+
+describe("bootstrapConflict()", () => {
+  const known = (members: GossipMember[]) => consulServers(members, "dc1");
+
+  it("lets servers that expect the same count, or say nothing, bootstrap together", () => {
+    const servers = known([
+      server("s1", "10.0.0.1", "8300", { expect: "3" }),
+      server("s2", "10.0.0.2", "8300", { expect: "3" }),
+      server("s3", "10.0.0.3"),
+    ]);
+    assert.equal(bootstrapConflict(servers, 3), undefined);
+  });
+
+  it("refuses, naming the server and the fix, when one expects another count", () => {
+    const servers = known([
+      server("s1", "10.0.0.1", "8300", { expect: "3" }),
+      server("s2", "10.0.0.2", "8300", { expect: "5" }),
+    ]);
+    assert.equal(
+      bootstrapConflict(servers, 3),
+      'server "s2" expects 5 servers, this one 3; give every server the same -bootstrap-expect',
+    );
+  });
+
+  it("refuses while a server runs in bootstrap mode, as Consul's maybeBootstrap", () => {
+    const servers = known([server("dev", "10.0.0.4", "8300", { bootstrap: "1" })]);
+    assert.match(bootstrapConflict(servers, 3)!, /^server "dev" runs in bootstrap mode/);
   });
 });
