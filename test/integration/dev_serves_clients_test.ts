@@ -1,6 +1,7 @@
 // Goal: a `-dev` agent serves client agents as Consul's dev agent does: it listens for the server
 // RPC (8300), so a client that joins its gossip pool finds it as its server, and the client's
-// KV writes and catalog reads go through it.
+// KV writes and catalog reads go through it. Its -advertise-wan address is what its WAN member and
+// its node's `wan` tagged address carry.
 // Method: real `cairn agent -dev` on 127.0.20.31 and a client agent on 127.0.20.32 joining its
 // gossip port; every wait is bounded.
 import { after, test } from "node:test";
@@ -19,7 +20,10 @@ after(async () => {
 });
 
 test("a client agent uses a -dev agent as its server", async () => {
-  const dev = await startAgentProcess({ host: "127.0.20.31", args: ["-node=dev"] });
+  const dev = await startAgentProcess({
+    host: "127.0.20.31",
+    args: ["-node=dev", "-advertise-wan=127.0.20.39"],
+  });
   agents.push(dev);
   const client = await startAgentProcess({
     host: "127.0.20.32",
@@ -50,4 +54,15 @@ test("a client agent uses a -dev agent as its server", async () => {
     return names.length === 2 ? names : undefined;
   }, 20_000);
   assert.deepEqual(nodes, ["c1", "dev"]);
+
+  const wan = await (await fetch(`${dev.httpUrl}/v1/agent/members?wan=1`)).json() as {
+    Name: string;
+    Addr: string;
+  }[];
+  assert.deepEqual(wan.map((member) => [member.Name, member.Addr]), [["dev.dc1", "127.0.20.39"]]);
+  const node = await (await fetch(`${dev.httpUrl}/v1/catalog/node/dev`)).json() as {
+    Node: { TaggedAddresses: Record<string, string> };
+  };
+  assert.equal(node.Node.TaggedAddresses.wan, "127.0.20.39");
+  assert.equal(node.Node.TaggedAddresses.lan, "127.0.20.31");
 });
