@@ -45,6 +45,7 @@ import {
 } from "./gossip/mod.ts";
 import { startWanPool, wanCoordinates, wanDatacenters } from "./gossip/wan_pool.ts";
 import { DatacenterForwarder, keyringLanHandler } from "./datacenter_forwarder.ts";
+import { withOtherDatacenters } from "./forwarded_dns.ts";
 import {
   consulEventNamespace,
   consulUserEventPrefix,
@@ -373,7 +374,11 @@ class Agent implements RunningAgent, AgentApi {
         extraRpc: (raft) => {
           const dns = new DnsCatalog(raft.store, zone);
           return {
-            ...clientRpcHandlers(raft, { fetch: () => this.#app, dns: () => dns }),
+            ...clientRpcHandlers(raft, {
+              fetch: () => this.#app,
+              dns: () => dns,
+              datacenters: () => this.#datacenterForwarder,
+            }),
             keyringLan: keyringLanHandler(() => this.#gossip, this.datacenter),
           };
         },
@@ -515,7 +520,12 @@ class Agent implements RunningAgent, AgentApi {
         });
       }
       if (this.config.ports.dns >= 0) {
-        this.#dns = await DnsServer.start(this.#runtime, this.#requireSide().dns, {
+        const lookup = withOtherDatacenters(
+          this.#requireSide().dns,
+          this.#datacenterForwarder,
+          () => this.#runtime.clock.monotonicMs(),
+        );
+        this.#dns = await DnsServer.start(this.#runtime, lookup, {
           host,
           port: this.config.ports.dns,
         });

@@ -9,6 +9,10 @@
  * Client agents do not forward across datacenters themselves: their data requests go to a
  * server of their own datacenter first (`ForwardingServerApi`), which forwards from there.
  *
+ * DNS names of another datacenter (`web.service.dc2.consul`) are looked up the same way: the
+ * server asks a server of that datacenter (`clientDns`, answered there as its own datacenter's;
+ * see `forwarded_dns.ts`).
+ *
  * Keyring operations reach every datacenter the same way (Consul's `KeyringOperation` with
  * `globalRPC`): the server that got the request runs the WAN and its own LAN query, and asks a
  * server of each other datacenter to run the query on its LAN pool (`keyringLan`).
@@ -26,6 +30,11 @@ import {
   fromForwardedResponse,
   toForwardedRequest,
 } from "../http/forwarding.ts";
+import {
+  type DatacenterDnsSource,
+  type DnsRequest,
+  forwardedDnsWanTimeoutMs,
+} from "./forwarded_dns.ts";
 import { type GossipMember, ServerFinder } from "./server_finder.ts";
 import { ServerRouter } from "./server_router.ts";
 
@@ -35,12 +44,15 @@ export const datacenterRoutersMax = 64;
 export const keyringLanTimeoutMs = 60_000;
 /** Consul's answer for a datacenter no server knows (`structs.ErrNoDCPath`). */
 export const noPathMessage = "No path to datacenter";
+/** DNS lookups in other datacenters waiting at once; past it they fail at once. */
+export const datacenterDnsLookupsMax = 256;
 
 /** Forwards data requests to the servers of other datacenters. */
-export class DatacenterForwarder {
+export class DatacenterForwarder implements DatacenterDnsSource {
   readonly #runtime: Runtime;
   readonly #members: () => readonly GossipMember[];
   readonly #routers = new Map<string, ServerRouter>();
+  #dnsLookups = 0;
 
   /**
    * @param runtime sockets, timers, the clock and random bytes
@@ -59,10 +71,7 @@ export class DatacenterForwarder {
    * @throws HttpError 413 when the body is too large to forward
    */
   async forward(datacenter: string, request: Request): Promise<Response> {
-    const known = this.#members().some((member) =>
-      member.status === 1 && member.tags.role === "consul" && member.tags.dc === datacenter
-    );
-    if (!known) return plainText(500, noPathMessage);
+    if (!this.knows(datacenter)) return plainText(500, noPathMessage);
     const forwarded = await toForwardedRequest(request);
     let answer: unknown;
     try {
@@ -82,6 +91,40 @@ export class DatacenterForwarder {
       );
     }
     return fromForwardedResponse(decoded);
+  }
+
+  /** Whether the WAN pool knows an alive server of `datacenter`. */
+  knows(datacenter: string): boolean {
+    return this.#members().some((member) =>
+      member.status === 1 && member.tags.role === "consul" && member.tags.dc === datacenter
+    );
+  }
+
+  /**
+   * Asks a server of `datacenter` for a DNS answer (`clientDns`), answered there as its own
+   * datacenter's; its answer as it gave it.
+   *
+   * @throws Error naming the datacenter when none of its servers answered in time, or when
+   *   {@link datacenterDnsLookupsMax} lookups are waiting already
+   */
+  async lookupDns(datacenter: string, request: DnsRequest): Promise<unknown> {
+    if (this.#dnsLookups >= datacenterDnsLookupsMax) {
+      throw new Error(
+        `Cannot look up in datacenter "${datacenter}": ${datacenterDnsLookupsMax} lookups wait`,
+      );
+    }
+    this.#dnsLookups++;
+    try {
+      return await this.#router(datacenter).call("clientDns", request, {
+        timeoutMs: forwardedDnsWanTimeoutMs,
+        idempotent: true,
+      });
+    } catch (error) {
+      const reason = (error as Error).message.split("\n")[0];
+      throw new Error(`Cannot reach datacenter "${datacenter}": ${reason}`);
+    } finally {
+      this.#dnsLookups--;
+    }
   }
 
   /** The other datacenters with an alive server in the WAN pool, sorted. */

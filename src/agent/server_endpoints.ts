@@ -8,12 +8,15 @@
  *   forwarded to the leader when this server follows);
  * - `clientNode`: one node's catalog entry after a default-consistency read barrier;
  * - `clientDns`: a DNS lookup (service instances or a node) from this server's store, stale as
- *   Consul's DNS answers by default (`dns_config.allow_stale`).
+ *   Consul's DNS answers by default (`dns_config.allow_stale`); one naming another datacenter is
+ *   asked of a server of that datacenter (none known: no instances, no node, as NXDOMAIN), and
+ *   `{ datacenters: true }` lists the datacenters with a server known, this one included.
  *
  * @module
  */
 
 import type { DnsLookup } from "../dns/dns_lookup.ts";
+import type { DatacenterDnsSource, DnsRequest } from "./forwarded_dns.ts";
 import { decodeForwardedRequest, executeForwarded } from "../http/forwarding.ts";
 import type { RaftServer } from "../server/raft_server.ts";
 import type { RpcHandler } from "../server/rpc.ts";
@@ -27,12 +30,16 @@ export type FetchHandler = (request: Request) => Response | Promise<Response>;
  * The handlers to register on the server RPC.
  *
  * @param server the Raft server
- * @param parts the agent's HTTP handler (late: the RPC answers before the HTTP API is built) and
- *   its DNS view of the store
+ * @param parts the agent's HTTP handler (late: the RPC answers before the HTTP API is built), its
+ *   DNS view of the store, and its way to other datacenters' servers (none without a WAN pool)
  */
 export function clientRpcHandlers(
   server: RaftServer,
-  parts: { fetch: () => FetchHandler | undefined; dns: () => DnsLookup },
+  parts: {
+    fetch: () => FetchHandler | undefined;
+    dns: () => DnsLookup;
+    datacenters?: () => DatacenterDnsSource | undefined;
+  },
 ): Record<string, RpcHandler> {
   return {
     clientHttp: async (payload) => {
@@ -62,15 +69,47 @@ export function clientRpcHandlers(
       const checks = server.store.nodeChecks(node).value;
       return { node: record ?? null, services, checks, leader: server.leaderAddress() };
     },
-    clientDns: (payload) => {
-      const fields = payload as { service?: unknown; tag?: unknown; node?: unknown } | null;
-      const lookup = parts.dns();
-      if (typeof fields?.service === "string") {
-        const tag = typeof fields.tag === "string" ? fields.tag : undefined;
-        return { instances: lookup.serviceInstances(fields.service, tag) };
-      }
-      if (typeof fields?.node === "string") return { node: lookup.node(fields.node) ?? null };
-      throw new Error("Cannot look up: the request names no service and no node");
-    },
+    clientDns: (payload) => clientDns(payload, parts.dns(), parts.datacenters?.()),
   };
+}
+
+/**
+ * Answers a client's DNS lookup: from `lookup` for this datacenter, through `others` for another
+ * (none known to have a server: an empty answer, which DNS turns into NXDOMAIN).
+ */
+function clientDns(
+  payload: unknown,
+  lookup: DnsLookup,
+  others: DatacenterDnsSource | undefined,
+): unknown {
+  const fields = payload as {
+    service?: unknown;
+    tag?: unknown;
+    node?: unknown;
+    datacenter?: unknown;
+    datacenters?: unknown;
+  } | null;
+  const local = lookup.datacenter;
+  if (fields?.datacenters === true) {
+    return { datacenters: [local, ...others?.otherDatacenters(local) ?? []] };
+  }
+  let request: DnsRequest;
+  if (typeof fields?.service === "string") {
+    const tag = typeof fields.tag === "string" ? fields.tag : undefined;
+    request = { service: fields.service, tag };
+  } else if (typeof fields?.node === "string") request = { node: fields.node };
+  else throw new Error("Cannot look up: the request names no service and no node");
+  const datacenter = fields.datacenter;
+  if (datacenter !== undefined && typeof datacenter !== "string") {
+    throw new Error("Cannot look up: the datacenter must be a string");
+  }
+  if (datacenter === undefined || datacenter === local) {
+    return "service" in request
+      ? { instances: lookup.serviceInstances(request.service, request.tag) }
+      : { node: lookup.node(request.node) ?? null };
+  }
+  if (others === undefined || !others.knows(datacenter)) {
+    return "service" in request ? { instances: [] } : { node: null };
+  }
+  return others.lookupDns(datacenter, request);
 }

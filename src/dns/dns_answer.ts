@@ -3,11 +3,16 @@
  * packet, answering as Consul's DNS interface does (`agent/dns.go`). No I/O: randomness (for the
  * shuffle) and the SOA serial come in as options, so tests are exact.
  *
- * Forms answered, all case-insensitive, `[.<dc>]` being the local datacenter (or `<dc>.dc`):
+ * Forms answered, all case-insensitive, `[.<dc>]` naming a datacenter (also as `<dc>.dc`), the
+ * local one when left out:
  * - `[<tag>.]<service>.service[.<dc>].<domain>`: A/AAAA (CNAME for hostnames), SRV when asked;
  * - `_<service>._<tag|tcp>[.service][.<dc>].<domain>` (RFC 2782; `_tcp` means no tag filter);
  * - `<node>.node[.<dc>].<domain>`: A/AAAA (CNAME for hostnames) and TXT from node metadata;
  * - `<hex-ip>.addr[.<dc>].<domain>`: 8 hex digits → A, 32 → AAAA.
+ *
+ * Another datacenter is answered from the lookup's {@link DnsLookup.forDatacenter} (its data
+ * fetched from that datacenter's servers, as Consul forwards the RPC across the WAN); SRV targets
+ * then name it: `<node>.node.<dc>.<domain>`. A datacenter it has no path to is NXDOMAIN.
  *
  * @module
  */
@@ -112,7 +117,12 @@ interface Zone {
   readonly datacenter: string;
   /** `.<dc>.<domain>`, appended to SRV targets. */
   readonly suffix: string;
+  /** The zones of other datacenters asked for, by name (at most {@link otherZonesMax}). */
+  readonly others: Map<string, Zone>;
 }
+
+/** Zones of other datacenters kept; past it they are built afresh. */
+const otherZonesMax = 64;
 
 /** The zone of the last lookup seen: derived strings are built once, not per query. */
 let zoneLast: Zone | undefined;
@@ -197,17 +207,26 @@ function resolve(
       const soa = soaRecord(zone, options.soaSerial);
       push(reply, soa, recordSize(soa, nameSize(soa.name)));
     }
-    const exists = labels.length === 0 || isLocal(labels, zone.datacenter);
+    const exists = labels.length === 0 || isLocal(labels, zone.datacenter) ||
+      otherDatacenter(labels, lookup) !== undefined;
     return exists ? DnsRcode.noError : DnsRcode.nameError;
   }
-  if (!isLocal(target.suffix, zone.datacenter)) return DnsRcode.nameError;
+  let where = lookup;
+  let whereZone = zone;
+  if (!isLocal(target.suffix, zone.datacenter)) {
+    // Another datacenter: answered from its lookup, its names under `.<dc>.<domain>`.
+    const other = otherDatacenter(target.suffix, lookup);
+    if (other === undefined) return DnsRcode.nameError;
+    where = other;
+    whereZone = otherZone(zone, target.suffix[0]);
+  }
   // `service.<domain>` and the like are empty non-terminals too.
   if (target.parts.length === 0) return DnsRcode.noError;
   switch (target.kind) {
     case "service":
-      return resolveService(reply, target.parts, lookup, zone, options);
+      return resolveService(reply, target.parts, where, whereZone, options);
     case "node":
-      return resolveNode(reply, target.parts.join("."), lookup);
+      return resolveNode(reply, target.parts.join("."), where);
     case "addr":
       return resolveAddr(reply, target.parts);
     default:
@@ -242,6 +261,27 @@ function isLocal(suffix: string[], datacenter: string): boolean {
   if (suffix.length === 0) return true;
   if (suffix.length === 1) return suffix[0] === datacenter;
   return suffix.length === 2 && suffix[1] === "dc" && suffix[0] === datacenter;
+}
+
+/**
+ * The lookup of the other datacenter the labels right of the kind name (`<dc>` or `<dc>.dc`),
+ * or `undefined` when they name none or the lookup has no path to it.
+ */
+function otherDatacenter(suffix: string[], lookup: DnsLookup): DnsLookup | undefined {
+  const named = suffix.length === 1 || (suffix.length === 2 && suffix[1] === "dc");
+  if (!named || lookup.forDatacenter === undefined) return undefined;
+  return lookup.forDatacenter(suffix[0]);
+}
+
+/** The zone of datacenter `datacenter` under the same domain, built once per name. */
+function otherZone(zone: Zone, datacenter: string): Zone {
+  const known = zone.others.get(datacenter);
+  if (known !== undefined) return known;
+  if (zone.others.size >= otherZonesMax) zone.others.clear();
+  const suffix = "." + datacenter + "." + zone.domain;
+  const other: Zone = { ...zone, datacenterRaw: datacenter, datacenter, suffix, others: new Map() };
+  zone.others.set(datacenter, other);
+  return other;
 }
 
 /** Service instances as A/AAAA/CNAME, SRV or TXT answers; NXDOMAIN when none is healthy. */
@@ -621,7 +661,16 @@ function zoneOf(lookup: DnsLookup): Zone {
   const domain = trimDot(domainRaw.toLowerCase());
   const datacenter = datacenterRaw.toLowerCase();
   const suffix = "." + datacenter + "." + domain;
-  zoneLast = { domainRaw, datacenterRaw, domain, dotDomain: "." + domain, datacenter, suffix };
+  const others = new Map<string, Zone>();
+  zoneLast = {
+    domainRaw,
+    datacenterRaw,
+    domain,
+    dotDomain: "." + domain,
+    datacenter,
+    suffix,
+    others,
+  };
   return zoneLast;
 }
 

@@ -41,7 +41,7 @@ export interface DnsNode {
 
 /** What the DNS interface asks of the catalog. */
 export interface DnsLookup {
-  /** The local datacenter, lower case (e.g. "dc1"); the only one DNS answers for today. */
+  /** The datacenter this lookup answers for, lower case (e.g. "dc1"). */
   readonly datacenter: string;
   /** The DNS domain, lower case with the final dot (e.g. "consul."). */
   readonly domain: string;
@@ -60,4 +60,12 @@ export interface DnsLookup {
    * when the promise rejects. Lookups over a local store leave it out.
    */
   refill?(): Promise<void> | undefined;
+  /**
+   * The lookup of another datacenter (`web.service.dc2.consul`), or `undefined` when no path to
+   * it is known: DNS then answers NXDOMAIN, as Consul for `No path to datacenter`. Its answers
+   * usually live on that datacenter's servers: what they lack is fetched by this lookup's
+   * `refill()` (the returned lookup has none of its own). A lookup without this method answers
+   * for its own datacenter only.
+   */
+  forDatacenter?(datacenter: string): DnsLookup | undefined;
 }
